@@ -1,0 +1,46 @@
+package io.ringloader.cli;
+
+import io.ringloader.os.JvmFlags;
+
+import java.util.Arrays;
+
+/** The {@code ringloader} command. The launcher script builds the project and runs this class. */
+public final class Main {
+    private Main() {}
+
+    static final String USAGE = """
+            usage: ringloader <command>
+              demo                 run the main job (for now: a ring between two processes)
+              test                 run every test of the project (handled by the launcher script)
+              bench ring           GB/s through the shared-memory ring vs memcpy, as JSON lines
+            """;
+
+    public static void main(String[] args) throws Exception {
+        JvmFlags.require("ringloader");
+        if (args.length == 0) {
+            System.err.print(USAGE);
+            System.exit(2);
+        }
+        String[] rest = Arrays.copyOfRange(args, 1, args.length);
+        switch (args[0]) {
+            case "demo" -> RingCommands.demo();
+            case "bench" -> bench(rest);
+            case "help", "--help", "-h" -> System.out.print(USAGE);
+            default -> {
+                System.err.println("ringloader: unknown command '" + args[0] + "'");
+                System.err.print(USAGE);
+                System.exit(2);
+            }
+        }
+    }
+
+    private static void bench(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("ring")) {
+            RingCommands.benchRing(Arrays.copyOfRange(args, 1, args.length));
+            return;
+        }
+        System.err.println("ringloader bench: give a benchmark; available now: ring");
+        System.err.print(USAGE);
+        System.exit(2);
+    }
+}

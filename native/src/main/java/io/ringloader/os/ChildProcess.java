@@ -1,0 +1,186 @@
+package io.ringloader.os;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+/**
+ * A child process under supervision: its stdout and stderr are forwarded line by line with a prefix that
+ * names it (e.g. {@code [worker 1 pid 4242]}), the last lines of its stderr are kept for error messages,
+ * and waits on it race its exit, so that a child that dies is an error with its exit code, never a hang.
+ * {@link #close} stops it: SIGTERM, a short grace, then SIGKILL for it and every descendant.
+ */
+public final class ChildProcess implements AutoCloseable {
+    private static final int TAIL_LINES = 40;
+
+    private final String label;
+    private final Process process;
+    private final ArrayDeque<String> stderrTail = new ArrayDeque<>();
+    private final Thread[] pumps;
+
+    private ChildProcess(String label, Process process, PrintStream out, PrintStream err) {
+        this.label = label;
+        this.process = process;
+        String prefix = "[" + label + " pid " + process.pid() + "] ";
+        this.pumps = new Thread[] {
+                pump(process.getInputStream(), out, prefix, false),
+                pump(process.getErrorStream(), err, prefix, true)
+        };
+    }
+
+    /**
+     * Starts {@code command}. Start children from a thread that lives as long as they should: the
+     * parent-death signal of {@link ParentWatch} fires when the starting <em>thread</em> ends.
+     */
+    public static ChildProcess start(String label, List<String> command) {
+        return start(label, command, System.out, System.err);
+    }
+
+    public static ChildProcess start(String label, List<String> command, PrintStream out, PrintStream err) {
+        try {
+            return new ChildProcess(label, new ProcessBuilder(command).start(), out, err);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start " + label + ": " + String.join(" ", command), e);
+        }
+    }
+
+    private Thread pump(InputStream in, PrintStream to, String prefix, boolean keepTail) {
+        Thread t = Thread.ofPlatform().daemon().name("ringloader-" + label + "-" + (keepTail ? "stderr" : "stdout")).start(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+                for (String line; (line = r.readLine()) != null; ) {
+                    if (keepTail) {
+                        synchronized (stderrTail) {
+                            if (stderrTail.size() == TAIL_LINES) stderrTail.removeFirst();
+                            stderrTail.addLast(line);
+                        }
+                    }
+                    to.println(prefix + line);
+                }
+            } catch (IOException ignored) {
+                // the child is gone and its pipe with it
+            }
+        });
+        return t;
+    }
+
+    public long pid() {
+        return process.pid();
+    }
+
+    public String label() {
+        return label;
+    }
+
+    public Process process() {
+        return process;
+    }
+
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
+    /**
+     * Waits until {@code condition} holds, checking it every millisecond or so, and fails at once with
+     * {@link ChildDiedException} if the child exits first, or with {@link IllegalStateException} after
+     * {@code timeoutMillis}.
+     */
+    public void awaitOrDie(BooleanSupplier condition, long timeoutMillis, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        long pause = 50_000;
+        while (!condition.getAsBoolean()) {
+            if (!process.isAlive()) throw died(what);
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException(label + " (pid " + pid() + ") did not " + what + " within "
+                        + timeoutMillis + " ms" + tailForMessage());
+            }
+            TimeUnit.NANOSECONDS.sleep(pause);
+            pause = Math.min(pause * 2, 2_000_000);
+        }
+    }
+
+    /** An exception that says the child died while we waited for {@code what}, with its exit and stderr. */
+    public ChildDiedException died(String what) {
+        int code;
+        try {
+            code = process.waitFor();
+            for (Thread t : pumps) t.join(500); // let the pump catch the last lines
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            code = -1;
+        }
+        return new ChildDiedException(label + " (pid " + pid() + ") " + describeExit(code) + " before it could "
+                + what + tailForMessage(), pid(), code, stderrTail());
+    }
+
+    /** "exited with code 3" or "was killed by signal 9 (SIGKILL)". */
+    public static String describeExit(int code) {
+        if (code > 128 && code < 128 + 65) {
+            int sig = code - 128;
+            String name = switch (sig) {
+                case 9 -> " (SIGKILL)";
+                case 15 -> " (SIGTERM)";
+                case 6 -> " (SIGABRT)";
+                case 11 -> " (SIGSEGV)";
+                case 7 -> " (SIGBUS)";
+                case 2 -> " (SIGINT)";
+                default -> "";
+            };
+            return "was killed by signal " + sig + name;
+        }
+        return "exited with code " + code;
+    }
+
+    /** The last lines the child wrote to stderr. */
+    public List<String> stderrTail() {
+        synchronized (stderrTail) {
+            return List.copyOf(stderrTail);
+        }
+    }
+
+    private String tailForMessage() {
+        List<String> tail = stderrTail();
+        return tail.isEmpty() ? " (it wrote nothing to stderr)"
+                : ". The last lines of its stderr:\n  " + String.join("\n  ", tail);
+    }
+
+    /**
+     * Stops the child: SIGTERM and up to {@code graceMillis} to exit, then SIGKILL for it and for every
+     * descendant it started (whose own parent-death signal may not be armed).
+     */
+    public void stop(long graceMillis) {
+        List<ProcessHandle> descendants = process.descendants().toList();
+        if (process.isAlive()) {
+            process.destroy();
+            try {
+                process.waitFor(graceMillis, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        // Collect again: a child may have started more while it shut down.
+        List<ProcessHandle> all = new java.util.ArrayList<>(descendants);
+        process.descendants().forEach(all::add);
+        process.destroyForcibly();
+        all.forEach(ProcessHandle::destroyForcibly);
+        try {
+            process.waitFor(5, TimeUnit.SECONDS);
+            for (ProcessHandle h : all) h.onExit().get(5, TimeUnit.SECONDS);
+            for (Thread t : pumps) t.join(1000);
+        } catch (Exception e) {
+            if (e instanceof InterruptedException) Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        stop(1000);
+    }
+}
