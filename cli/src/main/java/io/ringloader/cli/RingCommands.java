@@ -31,48 +31,61 @@ final class RingCommands {
     }
 
     /**
-     * GB/s through the ring between two processes (producer writes every byte of 16 MiB records, consumer
-     * reads every byte), beside a single-thread copy of one 16 MiB record measured in the same run.
+     * GB/s through the ring between two processes (the producer writes every byte of 16 MiB records, the
+     * consumer reads every byte), beside a single-thread copy of one 16 MiB record measured in the same
+     * run. Both are measured the same way: the median of {@code ROUNDS} timed rounds after a warm-up.
      */
     static void benchRing(String[] args) throws Exception {
         long recordBytes = 16 * MIB;
-        int warmup = 32, measured = 256, inRing = 2;
+        int perRound = 64, inRing = 2;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
-                case "--records" -> measured = Integer.parseInt(args[++i]);
+                case "--records" -> perRound = Math.max(1, Integer.parseInt(args[++i]) / ROUNDS);
                 case "--record-mib" -> recordBytes = Long.parseLong(args[++i]) * MIB;
                 case "--in-ring" -> inRing = Integer.parseInt(args[++i]);
                 default -> throw new IllegalArgumentException("bench ring: unknown option " + args[i]
                         + " (known: --records N, --record-mib M, --in-ring K)");
             }
         }
-        double ring;
-        try (RingStream stream = RingStream.start(recordBytes, warmup + measured, inRing)) {
+        int warmup = 32;
+        double[] ring = new double[ROUNDS];
+        try (RingStream stream = RingStream.start(recordBytes, warmup + (long) ROUNDS * perRound, inRing)) {
             for (int k = 0; k < warmup; k++) stream.readAndCheck();
-            long t0 = System.nanoTime();
-            long bytes = 0;
-            for (int k = 0; k < measured; k++) bytes += stream.readAndCheck();
-            ring = bytes / 1e9 / ((System.nanoTime() - t0) / 1e9);
+            for (int round = 0; round < ROUNDS; round++) {
+                long t0 = System.nanoTime(), bytes = 0;
+                for (int k = 0; k < perRound; k++) bytes += stream.readAndCheck();
+                ring[round] = bytes / 1e9 / ((System.nanoTime() - t0) / 1e9);
+            }
         }
         double memcpy = memcpy(recordBytes);
-        System.out.printf(Locale.ROOT, "{\"impl\":\"ring\",\"gb_per_s\":%.3f,\"record_bytes\":%d,\"records\":%d,\"ratio_to_memcpy\":%.3f}%n",
-                ring, recordBytes, measured, ring / memcpy);
+        double x = median(ring);
+        System.out.printf(Locale.ROOT, "{\"impl\":\"ring\",\"gb_per_s\":%.3f,\"record_bytes\":%d,\"records\":%d,\"records_in_ring\":%d,\"ratio_to_memcpy\":%.3f}%n",
+                x, recordBytes, ROUNDS * perRound, inRing, x / memcpy);
         System.out.printf(Locale.ROOT, "{\"impl\":\"memcpy\",\"gb_per_s\":%.3f,\"record_bytes\":%d}%n", memcpy, recordBytes);
     }
 
-    /** GB/s of a single-thread copy between two off-heap buffers of {@code bytes}, best of 5 rounds. */
+    static final int ROUNDS = 5;
+
+    /** GB/s of a single-thread copy between two off-heap buffers of {@code bytes}: median of the rounds. */
     static double memcpy(long bytes) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment src = arena.allocate(bytes, 64).fill((byte) 1);
             MemorySegment dst = arena.allocate(bytes, 64).fill((byte) 0);
-            double best = 0;
-            for (int round = 0; round < 5; round++) {
-                int reps = 20;
+            int reps = (int) Math.max(4, (1L << 30) / bytes);
+            for (int i = 0; i < reps; i++) MemorySegment.copy(src, 0, dst, 0, bytes); // warm-up
+            double[] rounds = new double[ROUNDS];
+            for (int round = 0; round < ROUNDS; round++) {
                 long t0 = System.nanoTime();
                 for (int i = 0; i < reps; i++) MemorySegment.copy(src, 0, dst, 0, bytes);
-                best = Math.max(best, reps * bytes / 1e9 / ((System.nanoTime() - t0) / 1e9));
+                rounds[round] = reps * bytes / 1e9 / ((System.nanoTime() - t0) / 1e9);
             }
-            return best;
+            return median(rounds);
         }
+    }
+
+    static double median(double[] xs) {
+        double[] s = xs.clone();
+        java.util.Arrays.sort(s);
+        return s[s.length / 2];
     }
 }
