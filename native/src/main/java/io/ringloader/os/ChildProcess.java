@@ -45,10 +45,15 @@ public final class ChildProcess implements AutoCloseable {
     }
 
     public static ChildProcess start(String label, List<String> command, PrintStream out, PrintStream err) {
+        return start(label, new ProcessBuilder(command), out, err);
+    }
+
+    /** Starts what {@code builder} describes (its environment, its directory), forwarding its output. */
+    public static ChildProcess start(String label, ProcessBuilder builder, PrintStream out, PrintStream err) {
         try {
-            return new ChildProcess(label, new ProcessBuilder(command).start(), out, err);
+            return new ChildProcess(label, builder.start(), out, err);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot start " + label + ": " + String.join(" ", command), e);
+            throw new UncheckedIOException("cannot start " + label + ": " + String.join(" ", builder.command()), e);
         }
     }
 

@@ -10,9 +10,8 @@ import io.ringloader.ring.RingDescriptor;
 import io.ringloader.ring.RingRecord;
 import io.ringloader.ring.SpscRing;
 import org.junit.jupiter.api.AfterEach;
+import io.ringloader.testkit.Isolated;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -24,8 +23,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The ring between two real JVMs: a 4 GiB checked stream, and a peer killed with -9 on either side. */
-@ExtendWith(NoLeftovers.class)
-@Timeout(value = 180, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+@Isolated(timeout = "120s")
 class CrossProcessRingTest {
     private static final long MIB = 1024 * 1024;
     private final List<AutoCloseable> cleanup = new ArrayList<>();

@@ -1,9 +1,7 @@
 package io.ringloader.os;
 
-import io.ringloader.ring.ShmLeakCheck;
+import io.ringloader.testkit.Isolated;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
@@ -16,8 +14,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-@ExtendWith(ShmLeakCheck.class)
-@Timeout(value = 60, unit = TimeUnit.SECONDS)
+@Isolated(timeout = "30s")
 class SharedMemoryTest {
 
     @Test

@@ -2,9 +2,8 @@ package io.ringloader.ring;
 
 import io.ringloader.os.SharedMemory;
 import org.junit.jupiter.api.AfterEach;
+import io.ringloader.testkit.Isolated;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -18,8 +17,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-@ExtendWith(ShmLeakCheck.class)
-@Timeout(value = 60, unit = TimeUnit.SECONDS)
+@Isolated(timeout = "30s")
 class SpscRingTest {
     private static final long CAP = 64 * 1024;
     private final List<SharedMemory> opened = new ArrayList<>();
