@@ -25,6 +25,8 @@ public final class ChildProcess implements AutoCloseable {
     private final Process process;
     private final ArrayDeque<String> stderrTail = new ArrayDeque<>();
     private final Thread[] pumps;
+    /** While a thread dump is being taken: where the child's stdout lines go instead of the console. */
+    private volatile StringBuilder capture;
 
     private ChildProcess(String label, Process process, PrintStream out, PrintStream err) {
         this.label = label;
@@ -61,6 +63,14 @@ public final class ChildProcess implements AutoCloseable {
         Thread t = Thread.ofPlatform().daemon().name("ringloader-" + label + "-" + (keepTail ? "stderr" : "stdout")).start(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
                 for (String line; (line = r.readLine()) != null; ) {
+                    StringBuilder dump = capture;
+                    if (!keepTail && dump != null) {
+                        synchronized (dump) {
+                            dump.append(line).append('\n');
+                            dump.notifyAll();
+                        }
+                        continue;
+                    }
                     if (keepTail) {
                         synchronized (stderrTail) {
                             if (stderrTail.size() == TAIL_LINES) stderrTail.removeFirst();
@@ -108,6 +118,33 @@ public final class ChildProcess implements AutoCloseable {
             }
             TimeUnit.NANOSECONDS.sleep(pause);
             pause = Math.min(pause * 2, 2_000_000);
+        }
+    }
+
+    /**
+     * The thread dump of a child JVM: SIGQUIT makes HotSpot print one on its stdout, which is captured
+     * here (and not forwarded) until the dump ends or {@code timeoutMillis} pass.
+     */
+    public String threadDump(long timeoutMillis) {
+        StringBuilder dump = new StringBuilder();
+        capture = dump;
+        try {
+            if (!Posix.kill(pid(), Posix.SIGQUIT)) return "(no thread dump: the process is gone)";
+            long deadline = System.currentTimeMillis() + timeoutMillis;
+            synchronized (dump) {
+                // The dump ends with the JNI and heap summaries; give them a moment after the marker line.
+                while (System.currentTimeMillis() < deadline && dump.indexOf("JNI global refs") < 0) {
+                    dump.wait(Math.max(1, deadline - System.currentTimeMillis()));
+                }
+                long settle = Math.min(deadline, System.currentTimeMillis() + 200);
+                while (System.currentTimeMillis() < settle) dump.wait(Math.max(1, settle - System.currentTimeMillis()));
+                return dump.isEmpty() ? "(no thread dump within " + timeoutMillis + " ms)" : dump.toString();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "(interrupted while taking a thread dump)";
+        } finally {
+            capture = null;
         }
     }
 

@@ -30,10 +30,21 @@ public final class JvmFlags {
         }
     }
 
-    /** The required flags that this JVM was started without. */
+    /**
+     * The flags without which something breaks (Arrow cannot reach buffer addresses without the first;
+     * every foreign call warns without the second). The others only quieten warnings or speed up reads.
+     */
+    public static final List<String> ESSENTIAL = List.of(
+            "--add-opens=java.base/java.nio=ALL-UNNAMED", "--enable-native-access=ALL-UNNAMED");
+
+    /** The flags of {@link #REQUIRED} that this JVM was started without. */
     public static List<String> missing() {
+        return missingOf(REQUIRED);
+    }
+
+    private static List<String> missingOf(List<String> flags) {
         List<String> given = ManagementFactory.getRuntimeMXBean().getInputArguments();
-        return REQUIRED.stream().filter(flag -> !given.contains(flag) && !impliedBy(flag, given)).toList();
+        return flags.stream().filter(flag -> !given.contains(flag) && !impliedBy(flag, given)).toList();
     }
 
     /** {@code --add-opens java.base/java.nio=ALL-UNNAMED} (two words) means the same as the one-word form. */
@@ -48,12 +59,12 @@ public final class JvmFlags {
     }
 
     /**
-     * Throws with a message naming each missing flag and where to put it.
+     * Throws with a message naming each missing essential flag and where to put it.
      *
      * @param who what needs them, e.g. "the DataLoader"
      */
     public static void require(String who) {
-        List<String> missing = missing();
+        List<String> missing = missingOf(ESSENTIAL);
         if (missing.isEmpty()) return;
         throw new IllegalStateException(who + " needs these JVM flags, which this JVM was started without: "
                 + String.join(" ", missing) + ". Add them to the java command line (or to Surefire's argLine, or"

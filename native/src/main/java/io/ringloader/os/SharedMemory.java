@@ -6,6 +6,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -157,7 +158,39 @@ public final class SharedMemory implements AutoCloseable {
 
     /** Removes the name from {@code /dev/shm}; mappings stay valid. Returns false if it was already gone. */
     public boolean unlink() {
+        return unlink(name);
+    }
+
+    /** Removes {@code /dev/shm/<name>}; false if it was already gone. */
+    public static boolean unlink(String name) {
+        checkName(name);
         return Posix.shmUnlink("/" + name);
+    }
+
+    /**
+     * Removes the segments that processes which no longer run left behind (names carry the creator's
+     * pid). A segment is unlinked as soon as both sides have mapped it, so only a creator killed before its
+     * peer started can leave one; the next ringloader user of the machine cleans it up here.
+     */
+    public static List<String> removeStale() {
+        List<String> removed = new java.util.ArrayList<>();
+        try (java.util.stream.Stream<Path> files = Files.list(SHM_DIR)) {
+            for (Path p : (Iterable<Path>) files::iterator) {
+                String n = p.getFileName().toString();
+                if (!n.startsWith(PREFIX)) continue;
+                String[] parts = n.substring(PREFIX.length()).split("-", 2);
+                long pid;
+                try {
+                    pid = Long.parseLong(parts[0]);
+                } catch (NumberFormatException e) {
+                    continue;
+                }
+                if (ProcessHandle.of(pid).isEmpty() && unlink(n)) removed.add(n);
+            }
+        } catch (IOException | OsException e) {
+            // best effort: a sweep never stands in the way of starting
+        }
+        return removed;
     }
 
     /** Unmaps every mapping made through this object and closes its descriptor. Does not unlink. */

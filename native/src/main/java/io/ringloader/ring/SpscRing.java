@@ -207,6 +207,28 @@ public final class SpscRing {
         return tail;
     }
 
+    /**
+     * Grows the open claim at {@code position} to {@code newLength} bytes, waiting up to
+     * {@code timeoutNanos} for the consumer to release space; returns false on timeout. The bytes already
+     * written stay where they are: a producer that does not know a record's final size can claim an
+     * estimate and grow it in place.
+     *
+     * @throws RecordTooLargeException if a record of {@code newLength} could never fit
+     */
+    public boolean extendClaim(long position, long newLength, long timeoutNanos) throws InterruptedException {
+        checkOpenClaim(position);
+        if (newLength <= claimedLength) return true;
+        long frame = frameLength(newLength);
+        if (frame > capacity) throw new RecordTooLargeException(name, newLength, capacity, maxPayload());
+        if (!hasSpace(frame) && !await(SPACE_SEQ_OFFSET, SPACE_WAITERS_OFFSET, () -> hasSpace(frame) || isClosed(),
+                timeoutNanos, CONSUMER_PID_OFFSET)) {
+            return false;
+        }
+        if (isClosed()) throw closed("claim");
+        claimedLength = newLength;
+        return true;
+    }
+
     /** The payload of the open claim at {@code position}, to write in place: exactly the claimed length. */
     public MemorySegment payload(long position) {
         checkOpenClaim(position);

@@ -1,0 +1,489 @@
+package io.ringloader.batch;
+
+import com.google.flatbuffers.FlatBufferBuilder;
+import io.ringloader.data.Columns;
+import io.ringloader.data.SampleWriter;
+import io.ringloader.data.WorkerContext;
+import io.ringloader.ring.SpscRing;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+/**
+ * Builds batches in place in a ring: claims a record, lets the dataset write each sample straight into
+ * the Arrow buffers through the {@link SampleWriter} methods, then writes the IPC metadata in front and
+ * commits. One per worker; not thread-safe.
+ *
+ * <p>Use: {@link #begin}, then per sample {@link #beginRow}, the dataset's writes, {@link #endRow}; then
+ * {@link #commit} (or {@link #abort} if a sample failed).
+ */
+public final class BatchBuilder implements SampleWriter {
+    /** How long a claim waits between checks that the ring is still open. */
+    private static final long CLAIM_SLICE = TimeUnit.SECONDS.toNanos(1);
+
+    private final SpscRing ring;
+    private final BatchLayout layout;
+    private final ColumnLayout[] columns;
+    private final Columns.DType[] dtypes;
+    private final FlatBufferBuilder fbb = BatchLayout.newBuilder();
+    private final int workerId;
+    private WorkerContext context;
+    /** Set for batches built on the caller's thread, where waiting for space would wait forever. */
+    private String failWhenFull;
+
+    // Per column, offsets from the start of the record.
+    private final long[] validity, data, offsets;
+    private final long[] varCapacity, varUsed;
+    private final int[] nullCount;
+    /** Estimated bytes per row of each variable-length column, learnt from earlier batches. */
+    private final double[] varPerRow;
+
+    private long position = -1;
+    private MemorySegment record;
+    private long recordLength;
+    private int capacityRows;
+    private int rows;
+    private int epoch;
+    private long seq;
+
+    // The row being written.
+    private int row;
+    private long sampleIndex;
+    private long written;
+    private SplittableRandom random;
+
+    public BatchBuilder(SpscRing ring, BatchLayout layout, int workerId) {
+        this.ring = ring;
+        this.layout = layout;
+        this.columns = layout.columns().toArray(ColumnLayout[]::new);
+        if (columns.length > 64) throw new IllegalArgumentException("ringloader builds batches of at most 64 columns, got " + columns.length);
+        this.dtypes = new Columns.DType[columns.length];
+        for (int c = 0; c < columns.length; c++) {
+            var field = layout.schema().getFields().get(c);
+            dtypes[c] = switch (columns[c].kind()) {
+                case FIXED -> Columns.DType.of(field.getType());
+                case TENSOR -> Columns.DType.of(field.getChildren().getFirst().getType());
+                default -> null;
+            };
+        }
+        this.workerId = workerId;
+        int n = columns.length;
+        validity = new long[n];
+        data = new long[n];
+        offsets = new long[n];
+        varCapacity = new long[n];
+        varUsed = new long[n];
+        nullCount = new int[n];
+        varPerRow = new double[n];
+        java.util.Arrays.fill(varPerRow, 64);
+    }
+
+    public void setContext(WorkerContext context) {
+        this.context = context;
+    }
+
+    // ---------------------------------------------------------------------------------------- batches
+
+    /**
+     * Claims room for a batch of up to {@code capacityRows} samples, waiting while the trainer still holds
+     * the ring's space.
+     */
+    public void begin(long seq, int epoch, int capacityRows) throws InterruptedException {
+        if (position >= 0) throw new IllegalStateException("a batch is already being built");
+        this.seq = seq;
+        this.epoch = epoch;
+        this.capacityRows = capacityRows;
+        this.rows = 0;
+        long at = layout.bodyOffset();
+        for (int c = 0; c < columns.length; c++) {
+            ColumnLayout col = columns[c];
+            nullCount[c] = 0;
+            switch (col.kind()) {
+                case FIXED -> {
+                    validity[c] = at;
+                    at += BatchLayout.bitmapBytes(capacityRows);
+                    data[c] = at;
+                    at += BatchLayout.align((long) capacityRows * col.width());
+                }
+                case BOOL -> {
+                    validity[c] = at;
+                    at += BatchLayout.bitmapBytes(capacityRows);
+                    data[c] = at;
+                    at += BatchLayout.bitmapBytes(capacityRows);
+                }
+                case VARIABLE -> {
+                    validity[c] = at;
+                    at += BatchLayout.bitmapBytes(capacityRows);
+                    offsets[c] = at;
+                    at += BatchLayout.align(4L * (capacityRows + 1));
+                }
+                case TENSOR -> {
+                    data[c] = at;
+                    at += BatchLayout.align((long) capacityRows * col.slotBytes());
+                }
+            }
+        }
+        for (int c = 0; c < columns.length; c++) {
+            if (columns[c].kind() != ColumnLayout.Kind.VARIABLE) continue;
+            data[c] = at;
+            varCapacity[c] = BatchLayout.align((long) Math.ceil(varPerRow[c] * capacityRows) + 1024);
+            varUsed[c] = 0;
+            at += varCapacity[c];
+        }
+        recordLength = at;
+        position = claim(recordLength);
+        record = ring.payload(position);
+        for (int c = 0; c < columns.length; c++) {
+            if (columns[c].kind() == ColumnLayout.Kind.VARIABLE) record.set(JAVA_INT, offsets[c], 0);
+        }
+    }
+
+    /**
+     * Makes a claim that finds the ring full fail at once with {@code message}, instead of waiting for
+     * the trainer to release space: for batches built on the trainer's own thread.
+     */
+    public void failWhenFull(String message) {
+        this.failWhenFull = message;
+    }
+
+    private long claim(long length) throws InterruptedException {
+        if (failWhenFull != null) {
+            long pos = ring.tryClaim(length);
+            if (pos == SpscRing.NO_SPACE) {
+                throw new IllegalStateException(failWhenFull + " (" + ring.occupancy() + " of " + ring.capacity()
+                        + " bytes in use, " + length + " more needed): close each batch when you are done with it, or raise ringBytes");
+            }
+            return pos;
+        }
+        long pos;
+        while ((pos = ring.claim(length, CLAIM_SLICE)) == SpscRing.NO_SPACE) {
+            // The trainer still holds batches; claim() itself notices a dead trainer or a closed ring.
+        }
+        return pos;
+    }
+
+    /** Rows written so far in this batch. */
+    public int rows() {
+        return rows;
+    }
+
+    public int capacityRows() {
+        return capacityRows;
+    }
+
+    /** Starts sample {@code index} as the next row. */
+    public void beginRow(long index) {
+        if (rows >= capacityRows) throw new IllegalStateException("the batch holds " + capacityRows + " samples");
+        row = rows;
+        sampleIndex = index;
+        written = 0;
+        random = null;
+    }
+
+    /** Checks that the sample wrote every column, and keeps it. */
+    public void endRow() {
+        long all = columns.length == 64 ? -1L : (1L << columns.length) - 1;
+        if (written != all) {
+            for (int c = 0; c < columns.length; c++) {
+                if ((written & (1L << c)) == 0) {
+                    throw new IllegalStateException("sample " + sampleIndex + " left column '" + columns[c].name()
+                            + "' unwritten: write every column of the sample schema once (or setNull it)");
+                }
+            }
+        }
+        rows++;
+    }
+
+    /**
+     * Seals the batch (the IPC metadata in front of the buffers, the record header) and publishes it.
+     * Returns the bytes the batch takes in the ring.
+     */
+    public long commit(long busyNanos) {
+        long bodyOffset = layout.bodyOffset();
+        long[] nodes = new long[layout.nodeCount() * 2];
+        long[] buffers = new long[layout.bufferCount() * 2];
+        int n = 0, b = 0;
+        for (int c = 0; c < columns.length; c++) {
+            ColumnLayout col = columns[c];
+            switch (col.kind()) {
+                case FIXED, BOOL -> {
+                    nodes[n++] = rows;
+                    nodes[n++] = nullCount[c];
+                    b = buffer(buffers, b, validity[c] - bodyOffset, nullCount[c] == 0 ? 0 : (rows + 7) / 8);
+                    long bytes = col.kind() == ColumnLayout.Kind.BOOL ? (rows + 7) / 8 : (long) rows * col.width();
+                    b = buffer(buffers, b, data[c] - bodyOffset, bytes);
+                }
+                case VARIABLE -> {
+                    nodes[n++] = rows;
+                    nodes[n++] = nullCount[c];
+                    b = buffer(buffers, b, validity[c] - bodyOffset, nullCount[c] == 0 ? 0 : (rows + 7) / 8);
+                    b = buffer(buffers, b, offsets[c] - bodyOffset, 4L * (rows + 1));
+                    b = buffer(buffers, b, data[c] - bodyOffset, varUsed[c]);
+                    if (rows > 0) varPerRow[c] = Math.max(1, 1.25 * varUsed[c] / rows);
+                }
+                case TENSOR -> {
+                    nodes[n++] = rows;
+                    nodes[n++] = 0;
+                    nodes[n++] = (long) rows * col.count();
+                    nodes[n++] = 0;
+                    b = buffer(buffers, b, 0, 0); // list validity: no nulls
+                    b = buffer(buffers, b, 0, 0); // element validity: no nulls
+                    b = buffer(buffers, b, data[c] - bodyOffset, (long) rows * col.slotBytes());
+                }
+            }
+        }
+        long bodyLength = recordLength - bodyOffset;
+        int size = layout.writeMessage(fbb, rows, nodes, buffers, bodyLength);
+        int metaReserve = layout.metaReserve();
+        if (8 + size > metaReserve) throw new IllegalStateException("IPC metadata of " + size + " bytes outgrew its reserve of " + metaReserve);
+        ByteBuffer fb = fbb.dataBuffer();
+        long meta = RecordHeader.LENGTH;
+        record.set(JAVA_INT, meta, -1); // continuation marker 0xFFFFFFFF
+        record.set(JAVA_INT, meta + 4, metaReserve - 8); // metadata length, padding included
+        MemorySegment.copy(MemorySegment.ofBuffer(fb), 0, record, meta + 8, size);
+        record.asSlice(meta + 8 + size, metaReserve - 8 - size).fill((byte) 0);
+        writeHeader(record, RecordHeader.BATCH, epoch, seq, rows, workerId);
+        record.set(JAVA_LONG, RecordHeader.BODY_OFFSET, bodyOffset);
+        record.set(JAVA_LONG, RecordHeader.BODY_LENGTH, bodyLength);
+        record.set(JAVA_LONG, RecordHeader.BUSY_NANOS, busyNanos);
+        record.set(JAVA_INT, RecordHeader.META_LENGTH, metaReserve);
+        ring.commit(position, recordLength);
+        position = -1;
+        record = null;
+        return recordLength;
+    }
+
+    private static int buffer(long[] buffers, int b, long offset, long length) {
+        buffers[b] = length == 0 ? 0 : offset;
+        buffers[b + 1] = length;
+        return b + 2;
+    }
+
+    /** Drops the batch being built: nothing is published. */
+    public void abort() {
+        if (position < 0) return;
+        ring.abort(position);
+        position = -1;
+        record = null;
+    }
+
+    static void writeHeader(MemorySegment record, int kind, int epoch, long seq, int rows, int workerId) {
+        record.asSlice(0, RecordHeader.LENGTH).fill((byte) 0);
+        record.set(JAVA_INT, RecordHeader.KIND, kind);
+        record.set(JAVA_INT, RecordHeader.EPOCH, epoch);
+        record.set(JAVA_LONG, RecordHeader.SEQ, seq);
+        record.set(JAVA_INT, RecordHeader.ROWS, rows);
+        record.set(JAVA_INT, RecordHeader.WORKER_ID, workerId);
+    }
+
+    /** Sends a small record of {@code kind} with {@code body} after the header (READY, ERROR, END). */
+    public void send(int kind, int epoch, long seq, long sampleIndex, byte[] body) throws InterruptedException {
+        abort();
+        send(ring, workerId, kind, epoch, seq, sampleIndex, body);
+    }
+
+    /** Sends a small record on {@code ring} (which must have no open claim). */
+    public static void send(SpscRing ring, int workerId, int kind, int epoch, long seq, long sampleIndex, byte[] body)
+            throws InterruptedException {
+        long length = RecordHeader.LENGTH + body.length;
+        long pos;
+        while ((pos = ring.claim(length, CLAIM_SLICE)) == SpscRing.NO_SPACE) {
+            // the trainer still holds batches; claim() notices a dead trainer or a closed ring
+        }
+        MemorySegment r = ring.payload(pos);
+        writeHeader(r, kind, epoch, seq, 0, workerId);
+        r.set(JAVA_LONG, RecordHeader.SAMPLE_INDEX, sampleIndex);
+        r.set(JAVA_LONG, RecordHeader.BODY_OFFSET, RecordHeader.LENGTH);
+        r.set(JAVA_LONG, RecordHeader.BODY_LENGTH, body.length);
+        MemorySegment.copy(body, 0, r, JAVA_BYTE, RecordHeader.LENGTH, body.length);
+        ring.commit(pos);
+    }
+
+    // ------------------------------------------------------------------------------------ SampleWriter
+
+    @Override
+    public long index() {
+        return sampleIndex;
+    }
+
+    @Override
+    public SplittableRandom random() {
+        if (random == null) random = context.random(sampleIndex);
+        return random;
+    }
+
+    @Override
+    public int column(String name) {
+        for (int c = 0; c < columns.length; c++) if (columns[c].name().equals(name)) return c;
+        throw new IllegalArgumentException("the sample schema has no column '" + name + "'; its columns are "
+                + java.util.Arrays.stream(columns).map(ColumnLayout::name).toList());
+    }
+
+    private long fixed(int c, Columns.DType expected, String call) {
+        if (columns[c].kind() != ColumnLayout.Kind.FIXED || dtypes[c].width() != expected.width()
+                || (dtypes[c] == Columns.DType.FLOAT32 || dtypes[c] == Columns.DType.FLOAT64) != (expected == Columns.DType.FLOAT32 || expected == Columns.DType.FLOAT64)) {
+            throw wrongType(c, call);
+        }
+        mark(c);
+        return data[c] + (long) row * expected.width();
+    }
+
+    private IllegalArgumentException wrongType(int c, String call) {
+        String type = columns[c].kind() == ColumnLayout.Kind.FIXED ? dtypes[c].name().toLowerCase(java.util.Locale.ROOT)
+                : columns[c].kind().name().toLowerCase(java.util.Locale.ROOT);
+        return new IllegalArgumentException("sample " + sampleIndex + ": " + call + " does not fit column '" + columns[c].name()
+                + "', which is " + type);
+    }
+
+    private void mark(int c) {
+        long bit = 1L << c;
+        if ((written & bit) != 0) {
+            throw new IllegalStateException("sample " + sampleIndex + " wrote column '" + columns[c].name() + "' twice");
+        }
+        written |= bit;
+    }
+
+    @Override
+    public void setByte(int c, byte value) {
+        record.set(JAVA_BYTE, fixed(c, Columns.DType.INT8, "setByte"), value);
+    }
+
+    @Override
+    public void setShort(int c, short value) {
+        record.set(JAVA_SHORT, fixed(c, Columns.DType.INT16, "setShort"), value);
+    }
+
+    @Override
+    public void setInt(int c, int value) {
+        record.set(JAVA_INT, fixed(c, Columns.DType.INT32, "setInt"), value);
+    }
+
+    @Override
+    public void setLong(int c, long value) {
+        record.set(JAVA_LONG, fixed(c, Columns.DType.INT64, "setLong"), value);
+    }
+
+    @Override
+    public void setFloat(int c, float value) {
+        record.set(JAVA_FLOAT, fixed(c, Columns.DType.FLOAT32, "setFloat"), value);
+    }
+
+    @Override
+    public void setDouble(int c, double value) {
+        record.set(JAVA_DOUBLE, fixed(c, Columns.DType.FLOAT64, "setDouble"), value);
+    }
+
+    @Override
+    public void setBoolean(int c, boolean value) {
+        if (columns[c].kind() != ColumnLayout.Kind.BOOL) throw wrongType(c, "setBoolean");
+        mark(c);
+        long at = data[c] + (row >>> 3);
+        byte bits = record.get(JAVA_BYTE, at);
+        int bit = 1 << (row & 7);
+        record.set(JAVA_BYTE, at, (byte) (value ? bits | bit : bits & ~bit));
+    }
+
+    @Override
+    public void setNull(int c) {
+        ColumnLayout col = columns[c];
+        if (col.kind() == ColumnLayout.Kind.TENSOR) {
+            throw new IllegalArgumentException("sample " + sampleIndex + ": tensor column '" + col.name() + "' cannot be null");
+        }
+        mark(c);
+        if (nullCount[c]++ == 0) {
+            // First null of the batch: only now does the column need a validity bitmap.
+            record.asSlice(validity[c], BatchLayout.bitmapBytes(capacityRows)).fill((byte) -1);
+        }
+        long at = validity[c] + (row >>> 3);
+        record.set(JAVA_BYTE, at, (byte) (record.get(JAVA_BYTE, at) & ~(1 << (row & 7))));
+        if (col.kind() == ColumnLayout.Kind.VARIABLE) record.set(JAVA_INT, offsets[c] + 4L * (row + 1), (int) varUsed[c]);
+    }
+
+    @Override
+    public MemorySegment tensor(int c) {
+        ColumnLayout col = columns[c];
+        if (col.kind() != ColumnLayout.Kind.TENSOR) throw wrongType(c, "tensor");
+        mark(c);
+        return record.asSlice(data[c] + row * col.slotBytes(), col.slotBytes());
+    }
+
+    @Override
+    public void setFloats(int c, float[] values) {
+        ColumnLayout col = columns[c];
+        if (col.kind() != ColumnLayout.Kind.TENSOR || dtypes[c] != Columns.DType.FLOAT32) throw wrongType(c, "setFloats");
+        if (values.length != col.count()) {
+            throw new IllegalArgumentException("sample " + sampleIndex + ": column '" + col.name() + "' holds " + col.count()
+                    + " floats, got " + values.length);
+        }
+        mark(c);
+        MemorySegment.copy(values, 0, record, JAVA_FLOAT, data[c] + row * col.slotBytes(), values.length);
+    }
+
+    @Override
+    public void setString(int c, String value) {
+        setBytes(c, value.getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Override
+    public void setBytes(int c, byte[] value) {
+        long at = appendVariable(c, value.length);
+        MemorySegment.copy(value, 0, record, JAVA_BYTE, at, value.length);
+    }
+
+    @Override
+    public void setBytes(int c, MemorySegment value) {
+        long at = appendVariable(c, value.byteSize());
+        MemorySegment.copy(value, 0, record, at, value.byteSize());
+    }
+
+    /** Makes room for {@code length} more bytes of column {@code c}, records the row's end offset, returns where to write. */
+    private long appendVariable(int c, long length) {
+        if (columns[c].kind() != ColumnLayout.Kind.VARIABLE) throw wrongType(c, "setBytes/setString");
+        mark(c);
+        if (varUsed[c] + length > varCapacity[c]) growVariable(c, length);
+        long at = data[c] + varUsed[c];
+        varUsed[c] += length;
+        if (varUsed[c] > Integer.MAX_VALUE) {
+            throw new IllegalStateException("column '" + columns[c].name() + "' holds more than 2 GiB in one batch; use smaller batches");
+        }
+        record.set(JAVA_INT, offsets[c] + 4L * (row + 1), (int) varUsed[c]);
+        return at;
+    }
+
+    /**
+     * Moves column {@code c}'s data area to the end of the record with room to spare, growing the claim in
+     * place (the ring is mapped twice, so the record stays one slice). The old area is left as a gap, which
+     * Arrow IPC allows: every buffer carries its own offset.
+     */
+    private void growVariable(int c, long length) {
+        long newCapacity = BatchLayout.align(Math.max(2 * varCapacity[c], varUsed[c] + length + 1024));
+        long newData = recordLength;
+        try {
+            if (failWhenFull != null && !ring.extendClaim(position, recordLength + newCapacity, 0)) {
+                throw new IllegalStateException(failWhenFull + " (" + ring.occupancy() + " of " + ring.capacity()
+                        + " bytes in use): close each batch when you are done with it, or raise ringBytes");
+            }
+            while (!ring.extendClaim(position, recordLength + newCapacity, CLAIM_SLICE)) {
+                // waiting for the trainer to release space; extendClaim notices a dead trainer or a closed ring
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while growing a batch", e);
+        }
+        record = ring.payload(position);
+        MemorySegment.copy(record, data[c], record, newData, varUsed[c]);
+        data[c] = newData;
+        varCapacity[c] = newCapacity;
+        recordLength += newCapacity;
+    }
+}

@@ -1,0 +1,58 @@
+package io.ringloader.batch;
+
+/**
+ * The 64-byte header at the start of every ringloader record, in both directions.
+ *
+ * <pre>
+ *   0 +--------------------------------------------------------------+
+ *     | kind int | epoch int | seq long                               |
+ *  16 | rows int | workerId int | bodyOffset long                     |
+ *  32 | bodyLength long | busyNanos long                              |
+ *  48 | sampleIndex long | metaLength int | flags int                  |
+ *  64 +--------------------------------------------------------------+
+ *     | kind BATCH: an Arrow IPC encapsulated message (0xFFFFFFFF,     |
+ *     |   int32 metadata length, flatbuffer Message), then at          |
+ *     |   bodyOffset the body: the Arrow buffers, each 64-aligned      |
+ *     | kind ERROR: a serialized {@link WorkerFailure}                  |
+ *     | kind BATCH_REQUEST: rows sample indices (long each)            |
+ *     +--------------------------------------------------------------+
+ * </pre>
+ *
+ * So from offset 64 on, a batch record is a plain Arrow IPC record-batch message that any Arrow reader
+ * understands.
+ */
+public final class RecordHeader {
+    private RecordHeader() {}
+
+    public static final int LENGTH = 64;
+
+    public static final long KIND = 0;
+    public static final long EPOCH = 4;
+    public static final long SEQ = 8;
+    public static final long ROWS = 16;
+    public static final long WORKER_ID = 20;
+    public static final long BODY_OFFSET = 24;
+    public static final long BODY_LENGTH = 32;
+    public static final long BUSY_NANOS = 40;
+    public static final long SAMPLE_INDEX = 48;
+    public static final long META_LENGTH = 56;
+    public static final long FLAGS = 60;
+
+    // worker -> parent
+    /** The worker has opened its dataset and waits for requests. */
+    public static final int READY = 1;
+    /** A batch. */
+    public static final int BATCH = 2;
+    /** A failure, while opening the dataset or building a batch. */
+    public static final int ERROR = 3;
+    /** A streaming worker's shard is exhausted for this epoch. */
+    public static final int END = 4;
+
+    // parent -> worker
+    /** Build the batch of the sample indices that follow. */
+    public static final int BATCH_REQUEST = 11;
+    /** Build the next batch of up to {@code rows} samples from this worker's shard. */
+    public static final int STREAM_REQUEST = 12;
+    /** Finish: close the dataset and exit. */
+    public static final int STOP = 13;
+}

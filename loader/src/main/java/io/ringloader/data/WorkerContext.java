@@ -1,0 +1,44 @@
+package io.ringloader.data;
+
+import java.util.SplittableRandom;
+
+/**
+ * Who a worker is, for a dataset's {@link Dataset#open} and {@link IterableDataset#stream}: its id, the
+ * number of workers, the loader's seed, the epoch, and (for streaming datasets) its shard.
+ *
+ * @param workerId    0 to {@code numWorkers - 1}; 0 when batches are built on the caller's thread
+ * @param numWorkers  the number of workers (1 when batches are built on the caller's thread)
+ * @param seed        the loader's seed
+ * @param epoch       the current epoch (0 in {@code open})
+ * @param shardIndex  which shard of a streaming dataset is this worker's (with a distributed sampler,
+ *                    counts across all ranks)
+ * @param shardCount  how many shards there are
+ * @param pid         the process this worker runs in
+ */
+public record WorkerContext(int workerId, int numWorkers, long seed, int epoch, int shardIndex, int shardCount, long pid) {
+
+    /** The same context in another epoch. */
+    public WorkerContext withEpoch(int epoch) {
+        return new WorkerContext(workerId, numWorkers, seed, epoch, shardIndex, shardCount, pid);
+    }
+
+    /**
+     * The random stream of one sample in this epoch, derived from (seed, epoch, sample index) alone:
+     * the same whatever worker, mode or number of workers reads the sample. (PyTorch seeds a generator
+     * per worker instead, so its augmentations change with {@code num_workers}.)
+     */
+    public SplittableRandom random(long sampleIndex) {
+        return random(seed, epoch, sampleIndex);
+    }
+
+    public static SplittableRandom random(long seed, int epoch, long key) {
+        return new SplittableRandom(mix(mix(seed ^ 0x5DEECE66DL) + epoch * 0x9E3779B97F4A7C15L + mix(key)));
+    }
+
+    /** A 64-bit finaliser (SplitMix64), so that nearby inputs give unrelated seeds. */
+    public static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+}

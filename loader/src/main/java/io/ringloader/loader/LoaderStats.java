@@ -1,0 +1,31 @@
+package io.ringloader.loader;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * What a loader has done so far. Cheap to take at any time.
+ *
+ * @param batches  batches handed to the trainer
+ * @param samples  samples in them
+ * @param waiting  time the trainer spent inside {@code next()}, waiting for data (the data stall)
+ * @param elapsed  time from the first {@code next()} to the last
+ * @param workers  per worker
+ */
+public record LoaderStats(long batches, long samples, Duration waiting, Duration elapsed, List<WorkerStats> workers) {
+
+    /** The share of the trainer's time spent waiting for data, in percent. */
+    public double stallPercent() {
+        return elapsed.isZero() ? 0 : 100.0 * waiting.toNanos() / elapsed.toNanos();
+    }
+
+    /**
+     * @param id             worker id
+     * @param pid            the process it runs in
+     * @param batches        batches it built
+     * @param busy           time it spent building them
+     * @param ringBytesInUse bytes of its batch ring now taken (batches built and not yet released)
+     * @param ringCapacity   bytes of its batch ring
+     */
+    public record WorkerStats(int id, long pid, long batches, Duration busy, long ringBytesInUse, long ringCapacity) {}
+}

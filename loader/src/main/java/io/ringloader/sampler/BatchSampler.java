@@ -1,0 +1,31 @@
+package io.ringloader.sampler;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The batches of one epoch: which sample indices go together. The default groups a {@link Sampler}'s
+ * order into batches of {@code batchSize}; supply your own for, say, batches of similar lengths.
+ */
+@FunctionalInterface
+public interface BatchSampler extends Serializable {
+
+    List<long[]> batches(long datasetSize, long seed, int epoch);
+
+    /** Consecutive runs of {@code batchSize} samples of {@code sampler}'s order; a short last batch unless {@code dropLast}. */
+    static BatchSampler of(Sampler sampler, int batchSize, boolean dropLast) {
+        if (batchSize < 1) throw new IllegalArgumentException("batchSize must be at least 1, got " + batchSize);
+        return (size, seed, epoch) -> {
+            long[] order = sampler.indices(size, seed, epoch);
+            List<long[]> out = new ArrayList<>(order.length / batchSize + 1);
+            for (int from = 0; from < order.length; from += batchSize) {
+                int to = Math.min(order.length, from + batchSize);
+                if (to - from < batchSize && dropLast) break;
+                out.add(Arrays.copyOfRange(order, from, to));
+            }
+            return out;
+        };
+    }
+}

@@ -1,0 +1,118 @@
+package io.ringloader.worker;
+
+import io.ringloader.os.ChildProcess;
+import io.ringloader.os.JavaProcess;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/** A worker in a JVM of its own, started with the parent's {@code java}, class path and flags. */
+public final class ProcessWorker extends Worker {
+    /**
+     * Workers are started from this one thread, which lives as long as the JVM: a child's parent-death
+     * signal fires when the <em>thread</em> that started it ends, so starting workers from a trainer's
+     * short-lived thread would kill them with it.
+     */
+    private static final ExecutorService SPAWNER = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "ringloader-spawner");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private final ChildProcess child;
+
+    private ProcessWorker(int id, Segment segment, ChildProcess child) {
+        super(id, segment.shm(), segment.requests(), segment.batches());
+        this.child = child;
+        // A worker that exits, for whatever reason, closes its rings at once: a trainer waiting for its
+        // next batch wakes up now, not at its next liveness check.
+        child.process().onExit().thenRun(() -> {
+            batches.close();
+            requests.close();
+        });
+    }
+
+    static ProcessWorker start(WorkerSpec spec) {
+        Segment segment = allocate(spec);
+        List<String> options = new ArrayList<>();
+        options.add("-Xmx1g"); // a small default heap; the user's options come after and win
+        options.add("-XX:-UsePerfData"); // no /tmp/hsperfdata file to leave behind on kill -9
+        options.addAll(spec.jvmOptions());
+        List<String> command = JavaProcess.command(WorkerMain.class.getName(), options, List.of(segment.shm().name()));
+        String label = "worker " + spec.id();
+        try {
+            ChildProcess child = CompletableFuture.supplyAsync(() -> ChildProcess.start(label, command), SPAWNER).get();
+            return new ProcessWorker(spec.id(), segment, child);
+        } catch (InterruptedException | ExecutionException e) {
+            segment.shm().unlink();
+            segment.shm().close();
+            if (e instanceof InterruptedException) Thread.currentThread().interrupt();
+            throw new IllegalStateException("cannot start " + label + ": " + e.getCause(), e.getCause());
+        }
+    }
+
+    @Override
+    public String describe() {
+        return "worker " + id + " (pid " + child.pid() + ")";
+    }
+
+    @Override
+    public long pid() {
+        return child.pid();
+    }
+
+    @Override
+    public boolean isAlive() {
+        return child.isAlive();
+    }
+
+    @Override
+    public String exitDescription() {
+        try {
+            int code = child.process().waitFor(); // it has exited; this only collects the code
+            return ChildProcess.describeExit(code);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "exited";
+        }
+    }
+
+    @Override
+    public List<String> stderrTail() {
+        try {
+            child.process().onExit().get(); // let the pump take the last lines
+        } catch (InterruptedException | ExecutionException e) {
+            if (e instanceof InterruptedException) Thread.currentThread().interrupt();
+        }
+        try {
+            Thread.sleep(20);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return child.stderrTail();
+    }
+
+    @Override
+    public String threadDump() {
+        return child.threadDump(3000);
+    }
+
+    @Override
+    public void kill() {
+        child.stop(0);
+    }
+
+    @Override
+    protected void awaitStop(long graceMillis) {
+        try {
+            child.process().waitFor(graceMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        child.stop(0); // whatever is left, and every descendant it started, is killed
+    }
+}

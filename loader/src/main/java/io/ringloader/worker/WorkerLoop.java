@@ -1,0 +1,240 @@
+package io.ringloader.worker;
+
+import io.ringloader.batch.BatchBuilder;
+import io.ringloader.batch.BatchLayout;
+import io.ringloader.batch.RecordHeader;
+import io.ringloader.data.Dataset;
+import io.ringloader.data.IterableDataset;
+import io.ringloader.data.MapDataset;
+import io.ringloader.data.WorkerContext;
+import io.ringloader.ring.PeerDiedException;
+import io.ringloader.ring.RingClosedException;
+import io.ringloader.ring.RingRecord;
+import io.ringloader.ring.SpscRing;
+
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.TimeUnit;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * What a worker does, top to bottom, whatever it runs in (its own JVM, a thread, or the caller's thread):
+ *
+ * <ol>
+ *   <li>Recreate the dataset from its recipe, with a loader for classes the parent shipped.</li>
+ *   <li>{@code dataset.open(context)}: this worker's own connections and runtimes. If it fails, send
+ *       ERROR ("open") and stop: the parent raises it at the first {@code next()}.</li>
+ *   <li>Send READY.</li>
+ *   <li>Serve requests in order: build each requested batch in place in the batch ring and commit it; a
+ *       sample that throws aborts its batch and sends ERROR ("read") with the sample index and the
+ *       exception. STOP, a closed ring, or a dead parent ends the loop.</li>
+ *   <li>{@code dataset.close()}.</li>
+ * </ol>
+ */
+final class WorkerLoop implements AutoCloseable {
+    private static final long READ_SLICE = TimeUnit.SECONDS.toNanos(1);
+
+    private final Dataset dataset;
+    private final WorkerContext context;
+    private final SpscRing requests;
+    private final BatchBuilder builder;
+    private final ClassLoader classes;
+    private boolean opened;
+
+    // Streaming datasets: this worker's shard in the current epoch.
+    private IterableDataset.SampleSource source;
+    private int sourceEpoch = -1;
+    private boolean exhausted;
+    private long streamPosition;
+
+    private WorkerLoop(Dataset dataset, WorkerContext context, SpscRing requests, SpscRing batches, ClassLoader classes) {
+        this.dataset = dataset;
+        this.context = context;
+        this.requests = requests;
+        this.builder = new BatchBuilder(batches, new BatchLayout(dataset.sampleSchema()), context.workerId());
+        this.builder.setContext(context);
+        this.classes = classes;
+    }
+
+    /** Recreates the dataset from {@code config}; a failure is reported to the parent as an "open" error. */
+    static WorkerLoop create(WorkerConfig config, SpscRing requests, SpscRing batches) throws InterruptedException {
+        ClassLoader loader = config.classes().isEmpty() ? WorkerLoop.class.getClassLoader()
+                : new Recipe.ShippedClassLoader(config.classes(), WorkerLoop.class.getClassLoader());
+        WorkerContext context = new WorkerContext(config.workerId(), config.numWorkers(), config.seed(), 0,
+                config.shardIndex(), config.shardCount(), ProcessHandle.current().pid());
+        Dataset dataset;
+        try {
+            dataset = new Recipe(config.dataset(), config.classes()).open(loader);
+        } catch (Throwable t) {
+            BatchBuilder.send(batches, config.workerId(), RecordHeader.ERROR, 0, -1, -1, WorkerFailure.of("open", -1,
+                    new IllegalStateException("the worker cannot recreate the dataset from its recipe: " + t, t)).toBytes());
+            return null;
+        }
+        Thread.currentThread().setContextClassLoader(loader);
+        return new WorkerLoop(dataset, context, requests, batches, loader);
+    }
+
+    /** Steps 2 and 3: open the dataset, then READY; false (after sending ERROR) if open failed. */
+    boolean start() throws InterruptedException {
+        try {
+            dataset.open(context);
+            opened = true;
+        } catch (Throwable t) {
+            builder.send(RecordHeader.ERROR, 0, -1, -1, WorkerFailure.of("open", -1, t).toBytes());
+            return false;
+        }
+        builder.send(RecordHeader.READY, 0, -1, -1, new byte[0]);
+        return true;
+    }
+
+    /** Step 4 for a worker of its own (process or thread): serve until STOP, a closed ring or a dead parent. */
+    void serve() {
+        try {
+            while (!requests.isClosed()) {
+                RingRecord request = requests.read(READ_SLICE);
+                if (request == null) continue;
+                try {
+                    if (!handle(request.payload())) return;
+                } finally {
+                    requests.release(request);
+                }
+            }
+        } catch (RingClosedException | PeerDiedException e) {
+            // the parent closed the loader, or died: either way this worker is done
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Step 4 for batches built on the caller's thread: serve whatever requests are waiting. */
+    void serveWaiting() throws InterruptedException {
+        RingRecord request;
+        while ((request = requests.poll()) != null) {
+            try {
+                handle(request.payload());
+            } finally {
+                requests.release(request);
+            }
+        }
+    }
+
+    /** Handles one request; false on STOP. */
+    boolean handle(MemorySegment request) throws InterruptedException {
+        int kind = request.get(JAVA_INT, RecordHeader.KIND);
+        int epoch = request.get(JAVA_INT, RecordHeader.EPOCH);
+        long seq = request.get(JAVA_LONG, RecordHeader.SEQ);
+        int rows = request.get(JAVA_INT, RecordHeader.ROWS);
+        switch (kind) {
+            case RecordHeader.BATCH_REQUEST -> buildBatch((MapDataset) dataset, request, epoch, seq, rows);
+            case RecordHeader.STREAM_REQUEST -> streamBatch((IterableDataset) dataset, epoch, seq, rows);
+            case RecordHeader.STOP -> {
+                return false;
+            }
+            default -> throw new IllegalStateException("unknown request kind " + kind);
+        }
+        return true;
+    }
+
+    private void buildBatch(MapDataset map, MemorySegment request, int epoch, long seq, int rows) throws InterruptedException {
+        long t0 = System.nanoTime();
+        builder.setContext(context.withEpoch(epoch));
+        builder.begin(seq, epoch, rows);
+        long index = -1;
+        try {
+            for (int r = 0; r < rows; r++) {
+                index = request.get(JAVA_LONG, RecordHeader.LENGTH + 8L * r);
+                builder.beginRow(index);
+                map.read(index, builder);
+                builder.endRow();
+            }
+        } catch (RingClosedException | PeerDiedException e) {
+            throw e;
+        } catch (Throwable t) {
+            builder.abort();
+            builder.send(RecordHeader.ERROR, epoch, seq, index, WorkerFailure.of("read", index, t).toBytes());
+            return;
+        }
+        builder.commit(System.nanoTime() - t0);
+    }
+
+    private void streamBatch(IterableDataset iterable, int epoch, long seq, int rows) throws InterruptedException {
+        long t0 = System.nanoTime();
+        WorkerContext ctx = context.withEpoch(epoch);
+        long index = -1;
+        try {
+            if (epoch != sourceEpoch) {
+                sourceEpoch = epoch;
+                exhausted = false;
+                streamPosition = 0;
+                source = iterable.stream(ctx);
+            }
+            if (exhausted) {
+                builder.send(RecordHeader.END, epoch, seq, -1, new byte[0]);
+                return;
+            }
+            builder.setContext(ctx);
+            builder.begin(seq, epoch, rows);
+            while (builder.rows() < rows) {
+                index = streamPosition;
+                builder.beginRow(index);
+                if (!source.next(builder)) {
+                    exhausted = true;
+                    break;
+                }
+                builder.endRow();
+                streamPosition++;
+            }
+        } catch (RingClosedException | PeerDiedException e) {
+            throw e;
+        } catch (Throwable t) {
+            builder.abort();
+            builder.send(RecordHeader.ERROR, epoch, seq, index, WorkerFailure.of("read", index, t).toBytes());
+            return;
+        }
+        if (builder.rows() == 0) {
+            builder.abort();
+            builder.send(RecordHeader.END, epoch, seq, -1, new byte[0]);
+        } else {
+            builder.commit(System.nanoTime() - t0);
+        }
+    }
+
+    BatchBuilder builder() {
+        return builder;
+    }
+
+    ClassLoader classes() {
+        return classes;
+    }
+
+    /** Step 5. */
+    @Override
+    public void close() {
+        builder.abort();
+        if (!opened) return;
+        opened = false;
+        try {
+            dataset.close();
+        } catch (Throwable t) {
+            System.err.println("ringloader worker " + context.workerId() + ": the dataset's close() failed: " + t);
+            t.printStackTrace();
+        }
+    }
+
+    /** Steps 1 to 5, for a worker of its own. */
+    static void run(WorkerConfig config, SpscRing requests, SpscRing batches) {
+        WorkerLoop loop;
+        try {
+            loop = create(config, requests, batches);
+            if (loop == null) return;
+            try (loop) {
+                if (loop.start()) loop.serve();
+            }
+        } catch (RingClosedException | PeerDiedException e) {
+            // shutting down
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,55 @@
+package io.ringloader.worker;
+
+import io.ringloader.os.JavaProcess;
+import io.ringloader.os.ParentWatch;
+import io.ringloader.os.SharedMemory;
+import io.ringloader.ring.SpscRing;
+
+import java.io.ByteArrayInputStream;
+import java.io.ObjectInputStream;
+import java.lang.foreign.MemorySegment;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A process worker: {@code WorkerMain <segment name>}. Started by the loader with the parent's
+ * {@code java}, class path and flags; never forked.
+ */
+public final class WorkerMain {
+    private WorkerMain() {}
+
+    public static void main(String[] args) throws Exception {
+        String name = args[0];
+        try {
+            // Die with the parent, even by kill -9; and make sure it has not died already.
+            ParentWatch.dieWithParent(JavaProcess.parentPid());
+        } catch (IllegalStateException parentGone) {
+            SharedMemory.unlink(name); // nobody else will
+            System.err.println(parentGone.getMessage());
+            System.exit(3);
+        }
+        SharedMemory shm = SharedMemory.open(name);
+        // Both sides have it mapped now: remove the name so that nothing can be left in /dev/shm.
+        shm.unlink();
+        MemorySegment control = shm.map(0, WorkerSegment.CONTROL_LENGTH);
+        if (control.get(JAVA_INT, WorkerSegment.MAGIC_OFFSET) != WorkerSegment.MAGIC) {
+            throw new IllegalStateException("/dev/shm/" + name + " is not a ringloader worker segment");
+        }
+        long configLength = control.get(JAVA_LONG, WorkerSegment.CONFIG_LENGTH_OFFSET);
+        byte[] configBytes = shm.map(WorkerSegment.CONTROL_LENGTH, WorkerSegment.pages(configLength))
+                .asSlice(0, configLength).toArray(JAVA_BYTE);
+        WorkerConfig config;
+        try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(configBytes))) {
+            config = (WorkerConfig) in.readObject();
+        }
+        SpscRing requests = SpscRing.attach(shm, control.get(JAVA_LONG, WorkerSegment.REQUEST_RING_OFFSET));
+        SpscRing batches = SpscRing.attach(shm, control.get(JAVA_LONG, WorkerSegment.BATCH_RING_OFFSET));
+        requests.registerConsumer();
+        batches.registerProducer();
+        WorkerLoop.run(config, requests, batches);
+        System.out.flush();
+        System.exit(0); // even if the dataset left non-daemon threads running
+    }
+}

@@ -1,0 +1,20 @@
+package io.ringloader.worker;
+
+import java.util.List;
+
+/**
+ * Everything needed to start one worker.
+ *
+ * @param id              0 to {@code numWorkers - 1}
+ * @param numWorkers      the loader's number of workers
+ * @param seed            the loader's seed
+ * @param shardIndex      the worker's shard of a streaming dataset
+ * @param shardCount      the number of shards
+ * @param recipe          the dataset
+ * @param requestCapacity bytes of the request ring
+ * @param batchCapacity   bytes of the batch ring
+ * @param jvmOptions      extra options for a process worker's JVM
+ */
+public record WorkerSpec(int id, int numWorkers, long seed, int shardIndex, int shardCount, Recipe recipe,
+                         long requestCapacity, long batchCapacity, List<String> jvmOptions) {
+}
