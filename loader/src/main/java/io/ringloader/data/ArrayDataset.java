@@ -58,10 +58,12 @@ public final class ArrayDataset implements MapDataset {
         Builder b = builder();
         for (RecordComponent rc : type.getRecordComponents()) {
             Class<?> t = rc.getType();
-            Object column = t.isPrimitive() ? Array.newInstance(t, records.size()) : Array.newInstance(t, records.size());
+            Object column = Array.newInstance(t, records.size());
+            var accessor = rc.getAccessor();
+            accessor.setAccessible(true); // a record declared in a method or a notebook cell is not public
             for (int i = 0; i < records.size(); i++) {
                 try {
-                    Array.set(column, i, rc.getAccessor().invoke(records.get(i)));
+                    Array.set(column, i, accessor.invoke(records.get(i)));
                 } catch (ReflectiveOperationException e) {
                     throw new IllegalArgumentException("cannot read component " + rc.getName() + " of " + type.getName(), e);
                 }

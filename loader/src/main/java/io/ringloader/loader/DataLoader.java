@@ -269,6 +269,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         final int epoch;
         final List<Worker> ws;
         boolean done;
+        boolean abandoned;
 
         Epoch(int epoch) {
             this.epoch = epoch;
@@ -278,6 +279,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         /** The trainer moved on to a new epoch before this one ended. */
         void abandon() {
             done = true;
+            abandoned = true;
             if (!persistent) stopWorkers();
             // Persistent workers finish the requests already sent; their records are skipped by epoch.
         }
@@ -287,8 +289,9 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             if (!persistent) stopWorkers();
         }
 
+        /** For next(): an abandoned epoch or a failed loader is an error, not just the end. */
         void checkLive() {
-            if (done) throw new IllegalStateException("epoch " + epoch + " is over (or was abandoned for a newer one)");
+            if (abandoned) throw new IllegalStateException("epoch " + epoch + " was abandoned when a newer epoch started");
             checkUsable();
         }
 
@@ -448,8 +451,8 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
 
         @Override
         public Batch next() {
-            if (!hasNext()) throw new NoSuchElementException("epoch " + epoch + " has no more batches");
             checkLive();
+            if (!hasNext()) throw new NoSuchElementException("epoch " + epoch + " has no more batches");
             long t0 = System.nanoTime();
             Batch b = inOrder ? nextInOrder(t0) : nextInArrivalOrder(t0);
             timed(t0);
@@ -546,6 +549,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
 
         @Override
         public Batch next() {
+            if (pending == null) checkLive();
             if (!hasNext()) throw new NoSuchElementException("epoch " + epoch + " has no more batches");
             Batch b = pending;
             pending = null;
@@ -553,7 +557,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         }
 
         private Batch advance(long t0) {
-            checkLive();
+            checkUsable();
             int n = ws.size();
             for (int tries = 0; tries < n; tries++) {
                 int w = (rotor + tries) % n;

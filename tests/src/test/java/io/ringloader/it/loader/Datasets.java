@@ -1,0 +1,217 @@
+package io.ringloader.it.loader;
+
+import io.ringloader.data.Columns;
+import io.ringloader.data.IterableDataset;
+import io.ringloader.data.MapDataset;
+import io.ringloader.data.SampleWriter;
+import io.ringloader.data.WorkerContext;
+import org.apache.arrow.vector.types.pojo.Schema;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+/** Datasets the loader tests use; each is a small serializable recipe. */
+final class Datasets {
+    private Datasets() {}
+
+    /**
+     * Every column type, with values derived from the index and from the sample's random stream (so that
+     * results can be compared across worker counts and modes): x float32[2,4] (random), id int64,
+     * name utf8 (null every 7th), flag bool, w float64, blob binary (i % 5 bytes), small int8.
+     */
+    record Numbers(long n) implements MapDataset {
+        @Override
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.tensor("x", Columns.DType.FLOAT32, 2, 4), Columns.int64("id"), Columns.utf8("name"),
+                    Columns.bool("flag"), Columns.float64("w"), Columns.binary("blob"), Columns.int8("small"));
+        }
+
+        @Override
+        public long size() {
+            return n;
+        }
+
+        @Override
+        public void read(long i, SampleWriter out) {
+            MemorySegment x = out.tensor(0);
+            var random = out.random();
+            for (int j = 0; j < 8; j++) x.setAtIndex(JAVA_FLOAT, j, (float) random.nextDouble());
+            out.setLong(1, i);
+            if (i % 7 == 0) out.setNull(2); else out.setString(2, "sample-" + i);
+            out.setBoolean(3, i % 3 == 0);
+            out.setDouble(4, i * 0.5);
+            byte[] blob = new byte[(int) (i % 5)];
+            for (int j = 0; j < blob.length; j++) blob[j] = (byte) (i + j);
+            out.setBytes(5, blob);
+            out.setByte(6, (byte) i);
+        }
+    }
+
+    /** id int64 and a utf8 column whose values are {@code size} bytes long: batches outgrow their first estimate. */
+    record BigStrings(long n, int length) implements MapDataset {
+        @Override
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.int64("id"), Columns.utf8("text"), Columns.binary("more"));
+        }
+
+        @Override
+        public long size() {
+            return n;
+        }
+
+        @Override
+        public void read(long i, SampleWriter out) {
+            out.setLong(0, i);
+            out.setString(1, Character.toString('a' + (int) (i % 26)).repeat(length));
+            out.setBytes(2, Long.toString(i).getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    /** Throws at sample {@code failAt}. */
+    record Failing(long n, long failAt) implements MapDataset {
+        @Override
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.int64("id"));
+        }
+
+        @Override
+        public long size() {
+            return n;
+        }
+
+        @Override
+        public void read(long i, SampleWriter out) {
+            if (i == failAt) throw new IllegalStateException("sample " + i + " is corrupt on purpose");
+            out.setLong(0, i);
+        }
+    }
+
+    /** Never returns from sample {@code hangAt}. */
+    record Hanging(long n, long hangAt) implements MapDataset {
+        @Override
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.int64("id"));
+        }
+
+        @Override
+        public long size() {
+            return n;
+        }
+
+        @Override
+        public void read(long i, SampleWriter out) throws InterruptedException {
+            if (i == hangAt) waitForever();
+            out.setLong(0, i);
+        }
+
+        static void waitForever() throws InterruptedException {
+            Object lock = new Object();
+            synchronized (lock) {
+                while (true) lock.wait();
+            }
+        }
+    }
+
+    /** Exits the worker's JVM with {@code code} at sample {@code exitAt}, after a line on stderr. */
+    record Exiting(long n, long exitAt, int code) implements MapDataset {
+        @Override
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.int64("id"));
+        }
+
+        @Override
+        public long size() {
+            return n;
+        }
+
+        @Override
+        public void read(long i, SampleWriter out) {
+            if (i == exitAt) {
+                System.err.println("about to exit at sample " + i);
+                System.exit(code);
+            }
+            out.setLong(0, i);
+        }
+    }
+
+    /** Sleeps {@code millis} per sample: slow enough to kill a worker in the middle of an epoch. */
+    record Slow(long n, long millis) implements MapDataset {
+        @Override
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.int64("id"));
+        }
+
+        @Override
+        public long size() {
+            return n;
+        }
+
+        @Override
+        public void read(long i, SampleWriter out) throws InterruptedException {
+            Thread.sleep(millis);
+            out.setLong(0, i);
+        }
+    }
+
+    /** Its open() throws. */
+    record OpenFails() implements MapDataset {
+        @Override
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.int64("id"));
+        }
+
+        @Override
+        public long size() {
+            return 10;
+        }
+
+        @Override
+        public void open(WorkerContext context) {
+            throw new IllegalStateException("cannot reach the database (on purpose) from worker " + context.workerId());
+        }
+
+        @Override
+        public void read(long i, SampleWriter out) {
+            out.setLong(0, i);
+        }
+    }
+
+    /**
+     * A stream of {@code total} samples cut into {@code shardCount} uneven shards: shard k holds the ids
+     * congruent to k mod (shardCount + 1), and the ids of the extra residue go to shard 0; so with more
+     * than one shard, sizes differ, and shard 1 is empty when {@code emptyShard}.
+     */
+    record Sharded(long total, boolean emptyShard) implements IterableDataset {
+        @Override
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.int64("id"), Columns.int32("shard"));
+        }
+
+        @Override
+        public SampleSource stream(WorkerContext ctx) {
+            int shard = ctx.shardIndex(), shards = ctx.shardCount();
+            long[] next = {0};
+            return out -> {
+                while (next[0] < total) {
+                    long id = next[0]++;
+                    if (owner(id, shards) == shard) {
+                        out.setLong(0, id);
+                        out.setInt(1, shard);
+                        return true;
+                    }
+                }
+                return false;
+            };
+        }
+
+        int owner(long id, int shards) {
+            if (shards == 1) return 0;
+            int r = (int) (id % (shards + 1));
+            if (r == shards) return 0;
+            if (emptyShard && r == 1) return 0;
+            return r;
+        }
+    }
+}
