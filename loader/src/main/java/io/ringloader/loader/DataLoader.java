@@ -418,15 +418,18 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         private final int window;
         private int delivered;
         private int sent;
-        /** Out-of-order delivery only: requests each worker has not answered yet. */
-        private final int[] outstanding;
+        /** Per worker, the batches asked of it and not yet delivered, oldest first: it is building the first. */
+        private final java.util.ArrayDeque<Integer>[] pending;
         private int rotor;
 
         MapEpoch(MapDataset map, int epoch) {
             super(epoch);
             this.plan = batchSampler.batches(map.size(), seed, epoch);
             this.window = ws.size() * prefetch;
-            this.outstanding = new int[ws.size()];
+            @SuppressWarnings("unchecked")
+            java.util.ArrayDeque<Integer>[] p = new java.util.ArrayDeque[ws.size()];
+            for (int w = 0; w < p.length; w++) p[w] = new java.util.ArrayDeque<>();
+            this.pending = p;
             while (sent < Math.min(plan.size(), window)) send(sent, sent % ws.size());
             if (plan.isEmpty()) finish();
         }
@@ -437,10 +440,12 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while sending a request", e);
-            } catch (IllegalStateException e) {
-                throw fail(died(ws.get(w), "batch " + k + " of epoch " + epoch));
+            } catch (IllegalStateException | io.ringloader.ring.RingException e) {
+                // Its rings closed when it exited: report how, and the batch it was building.
+                int building = pending[w].isEmpty() ? k : pending[w].peek();
+                throw fail(died(ws.get(w), what(building)));
             }
-            outstanding[w]++;
+            pending[w].add(k);
             sent++;
         }
 
@@ -472,7 +477,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
                 ws.get(w).release(r, false);
                 throw new IllegalStateException(ws.get(w).describe() + " sent batch " + seq + " where batch " + k + " was due");
             }
-            outstanding[w]--;
+            pending[w].poll();
             Batch b = toBatch(ws.get(w), r, k, plan.get(k));
             if (sent < plan.size()) send(sent, w);
             return b;
@@ -483,22 +488,22 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             while (true) {
                 for (int i = 0; i < n; i++) {
                     int w = (rotor + i) % n;
-                    if (outstanding[w] == 0) continue;
-                    RingRecord r = poll(ws.get(w), 0, "a batch from " + ws.get(w).describe());
+                    if (pending[w].isEmpty()) continue;
+                    RingRecord r = poll(ws.get(w), 0, what(pending[w].peek()));
                     if (r != null) return deliver(w, r);
                 }
                 // Nothing yet: sleep on the first busy worker's ring for a moment, then look at all again.
                 int w = rotor % n;
-                while (outstanding[w] == 0) w = (w + 1) % n;
-                RingRecord r = poll(ws.get(w), TimeUnit.MILLISECONDS.toNanos(1), "a batch from " + ws.get(w).describe());
+                while (pending[w].isEmpty()) w = (w + 1) % n;
+                RingRecord r = poll(ws.get(w), TimeUnit.MILLISECONDS.toNanos(1), what(pending[w].peek()));
                 if (r != null) return deliver(w, r);
-                if (System.nanoTime() - t0 > timeout.toNanos()) throw fail(hung(ws.get(w), "any batch"));
+                if (System.nanoTime() - t0 > timeout.toNanos()) throw fail(hung(ws.get(w), what(pending[w].peek())));
             }
         }
 
         private Batch deliver(int w, RingRecord r) {
             int k = (int) r.payload().get(JAVA_LONG, RecordHeader.SEQ);
-            outstanding[w]--;
+            pending[w].remove(k);
             rotor = w + 1;
             Batch b = toBatch(ws.get(w), r, k, plan.get(k));
             if (sent < plan.size()) send(sent, w);
@@ -532,8 +537,8 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while sending a request", e);
-            } catch (IllegalStateException e) {
-                throw fail(died(ws.get(w), "its shard's next batch"));
+            } catch (IllegalStateException | io.ringloader.ring.RingException e) {
+                throw fail(died(ws.get(w), "batch " + requested[w] + " of worker " + w + "'s shard in epoch " + epoch));
             }
         }
 

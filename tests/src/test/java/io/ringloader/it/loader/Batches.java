@@ -70,6 +70,20 @@ final class Batches {
         return Files.readAllLines(Path.of("/proc/self/maps")).stream().filter(l -> l.contains("/dev/shm/ringloader-")).toList();
     }
 
+    /**
+     * Whether a process has exited: gone, or a zombie waiting to be reaped (a worker whose parent died is
+     * re-parented, and its new parent may reap it late).
+     */
+    static boolean hasExited(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            char state = stat.charAt(stat.lastIndexOf(')') + 2);
+            return state == 'Z' || state == 'X';
+        } catch (IOException e) {
+            return true;
+        }
+    }
+
     /** Live threads whose name starts with {@code prefix}. */
     static List<String> threads(String prefix) {
         return Thread.getAllStackTraces().keySet().stream().map(Thread::getName).filter(n -> n.startsWith(prefix)).sorted().toList();

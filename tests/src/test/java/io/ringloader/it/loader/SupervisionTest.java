@@ -1,0 +1,183 @@
+package io.ringloader.it.loader;
+
+import io.ringloader.loader.Batch;
+import io.ringloader.loader.DataLoader;
+import io.ringloader.loader.SampleReadException;
+import io.ringloader.loader.WorkerDiedException;
+import io.ringloader.loader.WorkerHungException;
+import io.ringloader.loader.WorkerStartException;
+import io.ringloader.os.JavaProcess;
+import io.ringloader.os.JvmFlags;
+import io.ringloader.os.Posix;
+import io.ringloader.testkit.Isolated;
+import io.ringloader.worker.WorkerMode;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+/** Every way a worker can fail becomes a clear error, fast, and never a hang. */
+@Isolated(timeout = "90s")
+class SupervisionTest {
+
+    @Test
+    void aWorkerKilledWithMinus9IsReportedWithin1sNamingItsBatch() {
+        try (DataLoader l = DataLoader.builder(new Datasets.Slow(10_000, 10)).batchSize(10).numWorkers(2).build()) {
+            Iterator<Batch> it = l.iterator();
+            Batch held = it.next();
+            String heldContent = Batches.content(held);
+            long victim = l.workerPids().getFirst();
+            long killedAt = System.nanoTime();
+            assertThat(Posix.kill(victim, Posix.SIGKILL)).isTrue();
+            Throwable t = catchThrowable(() -> {
+                while (it.hasNext()) it.next().close();
+            });
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt);
+            assertThat(t).isInstanceOf(WorkerDiedException.class)
+                    .hasMessageContaining("worker 0 (pid " + victim + ")")
+                    .hasMessageContaining("was killed by signal 9 (SIGKILL)")
+                    .hasMessageContaining("of epoch 0 (samples ");
+            assertThat(((WorkerDiedException) t).pid()).isEqualTo(victim);
+            assertThat(ms).as("ms from kill -9 to the trainer's exception").isLessThan(1000);
+            assertThat(Batches.content(held)).as("a batch held across the failure is intact").isEqualTo(heldContent);
+            held.close();
+            assertThat(l.workerPids()).as("the loader shut down").isEmpty();
+            System.out.println("a killed worker was reported after " + ms + " ms");
+        }
+    }
+
+    @Test
+    void aWorkerThatExitsIsReportedWithItsExitCodeAndStderr() {
+        try (DataLoader l = DataLoader.builder(new Datasets.Exiting(100, 25, 7)).batchSize(10).numWorkers(2).build()) {
+            assertThatThrownBy(() -> Batches.epoch(l)).isInstanceOf(WorkerDiedException.class)
+                    .hasMessageContaining("worker 0 (pid ").hasMessageContaining("exited with code 7")
+                    .hasMessageContaining("batch 2 of epoch 0 (samples 20, 21, 22")
+                    .hasMessageContaining("about to exit at sample 25");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = WorkerMode.class, names = {"PROCESS", "THREAD"})
+    void aHungWorkerIsDumpedKilledAndReportedAfterTheTimeout(WorkerMode mode) {
+        long t0 = System.nanoTime();
+        try (DataLoader l = DataLoader.builder(new Datasets.Hanging(100, 15)).batchSize(10).numWorkers(2).mode(mode)
+                .timeout(Duration.ofSeconds(2)).build()) {
+            Throwable t = catchThrowable(() -> Batches.epoch(l));
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertThat(t).isInstanceOf(WorkerHungException.class)
+                    .hasMessageContaining("worker 1 (").hasMessageContaining("did not deliver batch 1 of epoch 0 (samples 10, 11")
+                    .hasMessageContaining("within the timeout of 2 s");
+            String dump = ((WorkerHungException) t).threadDump();
+            assertThat(dump).contains("Hanging.waitForever").contains("Datasets$Hanging.read");
+            if (mode == WorkerMode.PROCESS) {
+                assertThat(dump).contains("Full thread dump");
+                long pid = ((WorkerHungException) t).pid();
+                assertThat(ProcessHandle.of(pid)).as("the hung worker was killed").isEmpty();
+            }
+            assertThat(ms).as("ms until the hang was reported (timeout 2000)").isLessThan(2000 + 5000);
+            System.out.println(mode + ": a hang was reported after " + ms + " ms");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(WorkerMode.class)
+    void anExceptionInReadNamesTheSampleCarriesTheWorkersStackAndShutsDown(WorkerMode mode) {
+        DataLoader l = DataLoader.builder(new Datasets.Failing(100, 33)).batchSize(10).mode(mode)
+                .numWorkers(mode == WorkerMode.INLINE ? 0 : 2).build();
+        Throwable t = catchThrowable(() -> Batches.epoch(l));
+        assertThat(t).isInstanceOf(SampleReadException.class)
+                .hasMessageContaining("sample 33 failed in ").hasMessageContaining("batch 3 of epoch 0 (samples 30, 31, 32, 33")
+                .hasMessageContaining("sample 33 is corrupt on purpose");
+        assertThat(((SampleReadException) t).sampleIndex()).isEqualTo(33);
+        assertThat(t.getCause()).isInstanceOf(IllegalStateException.class).hasMessage("sample 33 is corrupt on purpose");
+        assertThat(Arrays.stream(t.getCause().getStackTrace()).map(StackTraceElement::toString))
+                .anyMatch(s -> s.contains("Datasets$Failing.read"));
+        assertThat(l.workerPids()).isEmpty();
+        assertThat(ProcessHandle.current().children().toList()).as("workers after the failure").isEmpty();
+        assertThatThrownBy(l::iterator).isInstanceOf(IllegalStateException.class).hasMessageContaining("shut down after an error");
+        l.close();
+    }
+
+    @ParameterizedTest
+    @EnumSource(WorkerMode.class)
+    void aDatasetWhoseOpenFailsIsAClearErrorAtTheFirstNext(WorkerMode mode) {
+        Throwable t = catchThrowable(() -> {
+            try (DataLoader l = DataLoader.builder(new Datasets.OpenFails()).mode(mode).numWorkers(mode == WorkerMode.INLINE ? 0 : 2).build()) {
+                l.iterator().next();
+            }
+        });
+        if (mode == WorkerMode.INLINE) {
+            // On the caller's thread, open runs at the first iterator() and its exception surfaces as it is.
+            assertThat(t).hasMessageContaining("could not start").hasMessageContaining("cannot reach the database");
+        } else {
+            assertThat(t).isInstanceOf(WorkerStartException.class).hasMessageContaining("could not start")
+                    .hasMessageContaining("cannot reach the database (on purpose) from worker 0");
+            assertThat(t.getCause()).isInstanceOf(IllegalStateException.class);
+        }
+    }
+
+    @Test
+    void aWorkerJvmThatCannotStartIsAnErrorWithItsStderrNotAHang() {
+        try (DataLoader l = DataLoader.builder(new Datasets.Numbers(10)).numWorkers(2).workerJvmOptions("-XX:+NoSuchOptionAtAll").build()) {
+            assertThatThrownBy(() -> l.iterator().next()).isInstanceOf(WorkerStartException.class)
+                    .hasMessageContaining("exited with code 1 before it was ready")
+                    .hasMessageContaining("Unrecognized VM option 'NoSuchOptionAtAll'");
+        }
+    }
+
+    @Test
+    void whenTheTrainerIsKilledWith9ItsWorkersExitWithin1sAndNothingIsLeftInDevShm() throws Exception {
+        Process trainer = new ProcessBuilder(JavaProcess.command(TrainerMain.class.getName(), List.of(), List.of()))
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        List<Long> workers = new ArrayList<>();
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(trainer.getInputStream()))) {
+            for (String line; (line = out.readLine()) != null; ) {
+                if (line.startsWith("PIDS ")) {
+                    for (String p : line.substring(5).split(" ")) workers.add(Long.parseLong(p));
+                    break;
+                }
+            }
+            assertThat(workers).hasSize(2);
+            long killedAt = System.nanoTime();
+            assertThat(Posix.kill(trainer.pid(), Posix.SIGKILL)).isTrue();
+            trainer.waitFor();
+            while (!workers.stream().allMatch(Batches::hasExited) && System.nanoTime() - killedAt < TimeUnit.SECONDS.toNanos(10)) {
+                Thread.sleep(5);
+            }
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt);
+            assertThat(ms).as("ms until both workers had exited").isLessThan(1000);
+            try (var files = Files.list(Path.of("/dev/shm"))) {
+                assertThat(files.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("ringloader-" + trainer.pid() + "-")).toList())
+                        .as("the dead trainer's shared memory").isEmpty();
+            }
+            System.out.println("workers of a killed trainer exited within " + ms + " ms");
+        } finally {
+            trainer.destroyForcibly();
+        }
+    }
+
+    @Test
+    void aJvmWithoutTheFlagsIsToldWhichFlagIsMissing() throws Exception {
+        List<String> command = new ArrayList<>(JavaProcess.command(FlaglessMain.class.getName(), List.of(), List.of()));
+        command.removeAll(JvmFlags.REQUIRED);
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(out).contains("REFUSED the DataLoader needs these JVM flags")
+                .contains("--add-opens=java.base/java.nio=ALL-UNNAMED").contains("--enable-native-access=ALL-UNNAMED");
+    }
+}
