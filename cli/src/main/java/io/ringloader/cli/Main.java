@@ -13,6 +13,8 @@ public final class Main {
               demo                 run the main job (for now: a ring between two processes)
               test                 run every test of the project (handled by the launcher script)
               bench ring           GB/s through the shared-memory ring vs memcpy, as JSON lines
+              bench --workload W [--workers N] [--mode process|thread|inline]
+                                   a workload of docs/benchmarks.md (tiny, wide, cpu, startup)
             """;
 
     public static void main(String[] args) throws Exception {
@@ -24,6 +26,7 @@ public final class Main {
         String[] rest = Arrays.copyOfRange(args, 1, args.length);
         switch (args[0]) {
             case "demo" -> RingCommands.demo();
+            case "aot-train" -> AotTraining.run();
             case "bench" -> bench(rest);
             case "help", "--help", "-h" -> System.out.print(USAGE);
             default -> {
@@ -39,7 +42,11 @@ public final class Main {
             RingCommands.benchRing(Arrays.copyOfRange(args, 1, args.length));
             return;
         }
-        System.err.println("ringloader bench: give a benchmark; available now: ring");
+        if (args.length > 0 && args[0].startsWith("--")) {
+            io.ringloader.cli.bench.LoaderBench.run(args);
+            return;
+        }
+        System.err.println("ringloader bench: give a benchmark: ring, or --workload tiny|wide|cpu|startup");
         System.err.print(USAGE);
         System.exit(2);
     }

@@ -68,14 +68,7 @@ public final class BatchBuilder implements SampleWriter {
         this.columns = layout.columns().toArray(ColumnLayout[]::new);
         if (columns.length > 64) throw new IllegalArgumentException("ringloader builds batches of at most 64 columns, got " + columns.length);
         this.dtypes = new Columns.DType[columns.length];
-        for (int c = 0; c < columns.length; c++) {
-            var field = layout.schema().getFields().get(c);
-            dtypes[c] = switch (columns[c].kind()) {
-                case FIXED -> Columns.DType.of(field.getType());
-                case TENSOR -> Columns.DType.of(field.getChildren().getFirst().getType());
-                default -> null;
-            };
-        }
+        for (int c = 0; c < columns.length; c++) dtypes[c] = columns[c].dtype();
         this.workerId = workerId;
         int n = columns.length;
         validity = new long[n];

@@ -7,8 +7,6 @@ import org.apache.arrow.flatbuf.Message;
 import org.apache.arrow.flatbuf.MessageHeader;
 import org.apache.arrow.flatbuf.MetadataVersion;
 import org.apache.arrow.flatbuf.RecordBatch;
-import org.apache.arrow.vector.types.pojo.Schema;
-
 import java.util.List;
 
 /**
@@ -23,15 +21,13 @@ import java.util.List;
 public final class BatchLayout {
     public static final int ALIGN = 64;
 
-    private final Schema schema;
     private final List<ColumnLayout> columns;
     private final int nodeCount;
     private final int bufferCount;
     private final int metaReserve;
 
-    public BatchLayout(Schema schema) {
-        this.schema = schema;
-        this.columns = ColumnLayout.of(schema);
+    public BatchLayout(List<ColumnLayout> columns) {
+        this.columns = List.copyOf(columns);
         int nodes = 0, buffers = 0;
         for (ColumnLayout c : columns) {
             nodes += c.kind() == ColumnLayout.Kind.TENSOR ? 2 : 1;
@@ -45,10 +41,6 @@ public final class BatchLayout {
         FlatBufferBuilder fbb = newBuilder();
         int size = writeMessage(fbb, 0, new long[nodes * 2], new long[buffers * 2], 0);
         this.metaReserve = (int) align(8 + size);
-    }
-
-    public Schema schema() {
-        return schema;
     }
 
     public List<ColumnLayout> columns() {

@@ -36,6 +36,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -89,6 +90,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     private final Dataset dataset;
     private final Recipe recipe;
     private final Schema schema;
+    private final List<io.ringloader.batch.ColumnLayout> columns;
     private final BatchSampler batchSampler;
     private final int batchSize;
     private final long seed;
@@ -121,13 +123,13 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     private DataLoader(Builder b) {
         this.dataset = b.dataset;
         this.schema = dataset.sampleSchema();
-        BatchLayout layout = new BatchLayout(schema); // fails early on an unsupported column
+        this.columns = io.ringloader.batch.SchemaLayout.of(schema); // fails early on an unsupported column
+        BatchLayout layout = new BatchLayout(columns);
         this.recipe = Recipe.of(dataset);
         this.batchSize = b.batchSize;
         this.seed = b.seed;
         this.mode = b.numWorkers == 0 ? WorkerMode.INLINE : b.mode;
         this.numWorkers = mode == WorkerMode.INLINE ? 1 : b.numWorkers;
-        this.prefetch = mode == WorkerMode.INLINE ? 1 : b.prefetchFactor;
         this.inOrder = b.inOrder;
         this.persistent = b.persistentWorkers;
         this.timeout = b.timeout;
@@ -146,10 +148,11 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             }
             this.batchSampler = null;
         }
-        // Room for the batches in flight plus two the trainer may hold; a batch can never be larger than its ring.
         long estimate = RecordHeader.LENGTH + layout.metaReserve() + layout.fixedBodyBytes(b.batchSize)
                 + layout.columns().stream().filter(c -> c.kind() == io.ringloader.batch.ColumnLayout.Kind.VARIABLE)
                 .mapToLong(c -> 256L * b.batchSize + 4096).sum();
+        this.prefetch = mode == WorkerMode.INLINE ? 1 : b.prefetchFactor > 0 ? b.prefetchFactor : defaultPrefetch(estimate);
+        // Room for the batches in flight plus two the trainer may hold; a batch can never be larger than its ring.
         this.batchRingBytes = b.ringBytes > 0 ? b.ringBytes
                 : Math.max(4L << 20, RingDescriptor.capacityFor((prefetch + 2L) * RingDescriptor.frameLength(estimate)));
         if (RingDescriptor.frameLength(estimate) > RingDescriptor.capacityFor(batchRingBytes)) {
@@ -161,6 +164,23 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         this.workerBatches = new AtomicLongArray(numWorkers);
         this.workerBusy = new AtomicLongArray(numWorkers);
         OPEN.add(this);
+    }
+
+    /** Bytes of batches the default prefetch keeps in flight per worker. */
+    static final long PREFETCH_BYTES = 4L << 20;
+
+    /**
+     * PyTorch's 2 batches ahead, or more for small batches: a round trip between trainer and worker costs
+     * tens of microseconds, longer than a worker takes to build a small batch, so a worker 2 batches ahead
+     * would spend its time waiting for requests. Up to 32 batches, {@link #PREFETCH_BYTES} in all.
+     */
+    static int defaultPrefetch(long batchBytes) {
+        return (int) Math.clamp(PREFETCH_BYTES / Math.max(1, batchBytes), 2, 32);
+    }
+
+    /** Batches requested ahead per worker. */
+    public int prefetchFactor() {
+        return prefetch;
     }
 
     public static Builder builder(Dataset dataset) {
@@ -207,7 +227,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         try {
             for (int w = 0; w < numWorkers; w++) {
                 started.add(Worker.start(mode, new WorkerSpec(w, numWorkers, seed, rank * numWorkers + w, worldSize * numWorkers,
-                        recipe, requestRingBytes, batchRingBytes, jvmOptions)));
+                        recipe, columns, requestRingBytes, batchRingBytes, jvmOptions)));
             }
         } catch (RuntimeException e) {
             stop(started);
@@ -300,7 +320,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
          * READY records are noted and skipped, records of an abandoned epoch are released and skipped,
          * and failures become exceptions.
          */
-        RingRecord poll(Worker w, long waitNanos, String what) {
+        RingRecord poll(Worker w, long waitNanos, Supplier<String> what) {
             long deadline = System.nanoTime() + waitNanos;
             while (true) {
                 RingRecord r;
@@ -308,14 +328,14 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
                     w.beforeRead();
                     r = w.batches().read(Math.max(0, deadline - System.nanoTime()));
                 } catch (RingClosedException | PeerDiedException e) {
-                    if (closed) throw new IllegalStateException("the DataLoader was closed while waiting for " + what);
-                    throw fail(died(w, what));
+                    if (closed) throw new IllegalStateException("the DataLoader was closed while waiting for " + what.get());
+                    throw fail(died(w, what.get()));
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
-                    throw new IllegalStateException("interrupted while waiting for " + what, e);
+                    throw new IllegalStateException("interrupted while waiting for " + what.get(), e);
                 }
                 if (r == null) {
-                    if (!w.isAlive()) throw fail(died(w, what));
+                    if (!w.isAlive()) throw fail(died(w, what.get()));
                     return null;
                 }
                 int kind = r.payload().get(JAVA_INT, RecordHeader.KIND);
@@ -333,7 +353,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
                                 f.cause(w.classLoader())));
                     }
                     if (recordEpoch != epoch) continue; // a failure in an abandoned epoch: nobody waits for it
-                    throw fail(new SampleReadException("sample " + f.sampleIndex() + " failed in " + w.describe() + ", in " + what
+                    throw fail(new SampleReadException("sample " + f.sampleIndex() + " failed in " + w.describe() + ", in " + what.get()
                             + ": " + f.summary(), w.id(), w.pid(), f.sampleIndex(), f.cause(w.classLoader())));
                 }
                 if (recordEpoch != epoch) {
@@ -345,11 +365,11 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         }
 
         /** Waits for {@code w}'s next record, however long, until the loader's timeout declares it hung. */
-        RingRecord await(Worker w, String what, long startedNanos) {
+        RingRecord await(Worker w, Supplier<String> what, long startedNanos) {
             while (true) {
                 RingRecord r = poll(w, POLL_SLICE_NANOS, what);
                 if (r != null) return r;
-                if (System.nanoTime() - startedNanos > timeout.toNanos()) throw fail(hung(w, what));
+                if (System.nanoTime() - startedNanos > timeout.toNanos()) throw fail(hung(w, what.get()));
             }
         }
 
@@ -430,7 +450,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             java.util.ArrayDeque<Integer>[] p = new java.util.ArrayDeque[ws.size()];
             for (int w = 0; w < p.length; w++) p[w] = new java.util.ArrayDeque<>();
             this.pending = p;
-            while (sent < Math.min(plan.size(), window)) send(sent, sent % ws.size());
+            refill();
             if (plan.isEmpty()) finish();
         }
 
@@ -462,7 +482,24 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             Batch b = inOrder ? nextInOrder(t0) : nextInArrivalOrder(t0);
             timed(t0);
             if (++delivered == plan.size()) finish();
+            else refill();
             return b;
+        }
+
+        /**
+         * Tops the requests in flight back up to the window, but only once half of it has been delivered:
+         * a worker that is ahead and waits for requests is then woken once per half window, not once per
+         * batch (each wake-up costs the 2-core machine more than building a small batch).
+         */
+        private void refill() {
+            if (sent - delivered > window / 2) return;
+            while (sent < plan.size() && sent - delivered < window) send(sent, inOrder ? sent % ws.size() : leastBusy());
+        }
+
+        private int leastBusy() {
+            int best = 0;
+            for (int w = 1; w < pending.length; w++) if (pending[w].size() < pending[best].size()) best = w;
+            return best;
         }
 
         private String what(int k) {
@@ -471,16 +508,14 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
 
         private Batch nextInOrder(long t0) {
             int k = delivered, w = k % ws.size();
-            RingRecord r = await(ws.get(w), what(k), t0);
+            RingRecord r = await(ws.get(w), () -> what(k), t0);
             long seq = r.payload().get(JAVA_LONG, RecordHeader.SEQ);
             if (seq != k) {
                 ws.get(w).release(r, false);
                 throw new IllegalStateException(ws.get(w).describe() + " sent batch " + seq + " where batch " + k + " was due");
             }
             pending[w].poll();
-            Batch b = toBatch(ws.get(w), r, k, plan.get(k));
-            if (sent < plan.size()) send(sent, w);
-            return b;
+            return toBatch(ws.get(w), r, k, plan.get(k));
         }
 
         private Batch nextInArrivalOrder(long t0) {
@@ -489,13 +524,15 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
                 for (int i = 0; i < n; i++) {
                     int w = (rotor + i) % n;
                     if (pending[w].isEmpty()) continue;
-                    RingRecord r = poll(ws.get(w), 0, what(pending[w].peek()));
+                    int due = pending[w].peek();
+                    RingRecord r = poll(ws.get(w), 0, () -> what(due));
                     if (r != null) return deliver(w, r);
                 }
                 // Nothing yet: sleep on the first busy worker's ring for a moment, then look at all again.
                 int w = rotor % n;
                 while (pending[w].isEmpty()) w = (w + 1) % n;
-                RingRecord r = poll(ws.get(w), TimeUnit.MILLISECONDS.toNanos(1), what(pending[w].peek()));
+                int due = pending[w].peek();
+                RingRecord r = poll(ws.get(w), TimeUnit.MILLISECONDS.toNanos(1), () -> what(due));
                 if (r != null) return deliver(w, r);
                 if (System.nanoTime() - t0 > timeout.toNanos()) throw fail(hung(ws.get(w), what(pending[w].peek())));
             }
@@ -505,9 +542,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             int k = (int) r.payload().get(JAVA_LONG, RecordHeader.SEQ);
             pending[w].remove(k);
             rotor = w + 1;
-            Batch b = toBatch(ws.get(w), r, k, plan.get(k));
-            if (sent < plan.size()) send(sent, w);
-            return b;
+            return toBatch(ws.get(w), r, k, plan.get(k));
         }
     }
 
@@ -528,7 +563,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             exhausted = new boolean[n];
             requested = new long[n];
             received = new long[n];
-            for (int w = 0; w < n; w++) for (int p = 0; p < prefetch; p++) request(w);
+            for (int w = 0; w < n; w++) refill(w);
         }
 
         private void request(int w) {
@@ -540,6 +575,12 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             } catch (IllegalStateException | io.ringloader.ring.RingException e) {
                 throw fail(died(ws.get(w), "batch " + requested[w] + " of worker " + w + "'s shard in epoch " + epoch));
             }
+        }
+
+        /** Tops worker {@code w}'s requests up to prefetchFactor once half are answered (see MapEpoch.refill). */
+        private void refill(int w) {
+            if (requested[w] - received[w] > prefetch / 2) return;
+            while (requested[w] - received[w] < prefetch) request(w);
         }
 
         @Override
@@ -568,8 +609,9 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
                 int w = (rotor + tries) % n;
                 if (exhausted[w]) continue;
                 Worker worker = ws.get(w);
-                String what = "batch " + received[w] + " of worker " + w + "'s shard in epoch " + epoch;
-                RingRecord r = await(worker, what, System.nanoTime());
+                long due = received[w];
+                int shardOf = w;
+                RingRecord r = await(worker, () -> "batch " + due + " of worker " + shardOf + "'s shard in epoch " + epoch, System.nanoTime());
                 long index = received[w]++;
                 if (r.payload().get(JAVA_INT, RecordHeader.KIND) == RecordHeader.END) {
                     worker.release(r, false);
@@ -581,7 +623,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
                 }
                 rotor = w + 1;
                 Batch b = toBatch(worker, r, index, null);
-                request(w);
+                refill(w);
                 return b;
             }
             finish();
@@ -608,7 +650,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         private int rank = 0, worldSize = 1;
         private int numWorkers = 0;
         private WorkerMode mode = WorkerMode.PROCESS;
-        private int prefetchFactor = 2;
+        private int prefetchFactor; // 0: DataLoader.defaultPrefetch
         private boolean inOrder = true;
         private boolean persistentWorkers;
         private Duration timeout = DEFAULT_TIMEOUT;
@@ -683,7 +725,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             return this;
         }
 
-        /** Batches requested ahead per worker (default 2). */
+        /** Batches requested ahead per worker (default: 2, or up to 32 for batches under 2 MiB; see the README). */
         public Builder prefetchFactor(int prefetchFactor) {
             if (prefetchFactor < 1) throw new IllegalArgumentException("prefetchFactor must be at least 1, got " + prefetchFactor);
             this.prefetchFactor = prefetchFactor;

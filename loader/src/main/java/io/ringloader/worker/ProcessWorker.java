@@ -23,6 +23,9 @@ public final class ProcessWorker extends Worker {
         return t;
     });
 
+    /** System property naming a JDK AOT cache for worker JVMs (the launcher sets it; see README). */
+    public static final String AOT_CACHE_PROPERTY = "ringloader.worker.aotCache";
+
     private final ChildProcess child;
 
     private ProcessWorker(int id, Segment segment, ChildProcess child) {
@@ -41,6 +44,13 @@ public final class ProcessWorker extends Worker {
         List<String> options = new ArrayList<>();
         options.add("-Xmx1g"); // a small default heap; the user's options come after and win
         options.add("-XX:-UsePerfData"); // no /tmp/hsperfdata file to leave behind on kill -9
+        options.add("-Dringloader.spawnNanos=" + System.nanoTime()); // for RINGLOADER_TRACE
+        String aot = System.getProperty(AOT_CACHE_PROPERTY);
+        if (aot != null && java.nio.file.Files.isRegularFile(java.nio.file.Path.of(aot))) {
+            // A JDK AOT cache recorded with this class path: the worker loads and links its classes from it.
+            options.add("-XX:AOTCache=" + aot);
+            options.add("-Xlog:aot=off"); // a stale cache is ignored; the worker starts as without one
+        }
         options.addAll(spec.jvmOptions());
         List<String> command = JavaProcess.command(WorkerMain.class.getName(), options, List.of(segment.shm().name()));
         String label = "worker " + spec.id();

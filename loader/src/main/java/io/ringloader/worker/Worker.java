@@ -62,7 +62,7 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
     }
 
     static Segment allocate(WorkerSpec spec) {
-        WorkerConfig config = new WorkerConfig(spec.recipe().bytes(), spec.recipe().classes(), spec.id(), spec.numWorkers(),
+        WorkerConfig config = new WorkerConfig(spec.recipe().bytes(), spec.recipe().classes(), spec.columns(), spec.id(), spec.numWorkers(),
                 spec.seed(), spec.shardIndex(), spec.shardCount());
         byte[] bytes = serialize(config);
         long requestOffset = WorkerSegment.requestRingOffset(bytes.length);

@@ -48,11 +48,12 @@ final class WorkerLoop implements AutoCloseable {
     private boolean exhausted;
     private long streamPosition;
 
-    private WorkerLoop(Dataset dataset, WorkerContext context, SpscRing requests, SpscRing batches, ClassLoader classes) {
+    private WorkerLoop(Dataset dataset, WorkerContext context, SpscRing requests, SpscRing batches, ClassLoader classes,
+                       java.util.List<io.ringloader.batch.ColumnLayout> columns) {
         this.dataset = dataset;
         this.context = context;
         this.requests = requests;
-        this.builder = new BatchBuilder(batches, new BatchLayout(dataset.sampleSchema()), context.workerId());
+        this.builder = new BatchBuilder(batches, new BatchLayout(columns), context.workerId());
         this.builder.setContext(context);
         this.classes = classes;
     }
@@ -72,11 +73,12 @@ final class WorkerLoop implements AutoCloseable {
             return null;
         }
         Thread.currentThread().setContextClassLoader(loader);
-        return new WorkerLoop(dataset, context, requests, batches, loader);
+        return new WorkerLoop(dataset, context, requests, batches, loader, config.columns());
     }
 
     /** Steps 2 and 3: open the dataset, then READY; false (after sending ERROR) if open failed. */
     boolean start() throws InterruptedException {
+        WorkerMain.trace("dataset recreated");
         try {
             dataset.open(context);
             opened = true;
@@ -85,6 +87,7 @@ final class WorkerLoop implements AutoCloseable {
             return false;
         }
         builder.send(RecordHeader.READY, 0, -1, -1, new byte[0]);
+        WorkerMain.trace("ready");
         return true;
     }
 
@@ -138,6 +141,7 @@ final class WorkerLoop implements AutoCloseable {
 
     private void buildBatch(MapDataset map, MemorySegment request, int epoch, long seq, int rows) throws InterruptedException {
         long t0 = System.nanoTime();
+        if (seq == 0) WorkerMain.trace("first request");
         builder.setContext(context.withEpoch(epoch));
         builder.begin(seq, epoch, rows);
         long index = -1;
@@ -156,6 +160,7 @@ final class WorkerLoop implements AutoCloseable {
             return;
         }
         builder.commit(System.nanoTime() - t0);
+        if (seq == 0) WorkerMain.trace("first batch committed");
     }
 
     private void streamBatch(IterableDataset iterable, int epoch, long seq, int rows) throws InterruptedException {

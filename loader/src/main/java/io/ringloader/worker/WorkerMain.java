@@ -20,7 +20,18 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class WorkerMain {
     private WorkerMain() {}
 
+    /** With RINGLOADER_TRACE set, a worker prints how long each start-up step took, on stderr. */
+    private static final boolean TRACE = System.getenv("RINGLOADER_TRACE") != null;
+
+    static void trace(String step) {
+        if (!TRACE) return;
+        // nanoTime is CLOCK_MONOTONIC, the same clock in every process: compare with the parent's at spawn.
+        long ms = (System.nanoTime() - Long.getLong("ringloader.spawnNanos", 0)) / 1_000_000;
+        System.err.println("ringloader worker start-up: " + step + " at " + ms + " ms after the spawn");
+    }
+
     public static void main(String[] args) throws Exception {
+        trace("main");
         String name = args[0];
         try {
             // Die with the parent, even by kill -9; and make sure it has not died already.
@@ -30,9 +41,11 @@ public final class WorkerMain {
             System.err.println(parentGone.getMessage());
             System.exit(3);
         }
+        trace("parent checked");
         SharedMemory shm = SharedMemory.open(name);
         // Both sides have it mapped now: remove the name so that nothing can be left in /dev/shm.
         shm.unlink();
+        trace("segment opened");
         MemorySegment control = shm.map(0, WorkerSegment.CONTROL_LENGTH);
         if (control.get(JAVA_INT, WorkerSegment.MAGIC_OFFSET) != WorkerSegment.MAGIC) {
             throw new IllegalStateException("/dev/shm/" + name + " is not a ringloader worker segment");
@@ -40,14 +53,17 @@ public final class WorkerMain {
         long configLength = control.get(JAVA_LONG, WorkerSegment.CONFIG_LENGTH_OFFSET);
         byte[] configBytes = shm.map(WorkerSegment.CONTROL_LENGTH, WorkerSegment.pages(configLength))
                 .asSlice(0, configLength).toArray(JAVA_BYTE);
+        trace("config mapped");
         WorkerConfig config;
         try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(configBytes))) {
             config = (WorkerConfig) in.readObject();
         }
+        trace("config read");
         SpscRing requests = SpscRing.attach(shm, control.get(JAVA_LONG, WorkerSegment.REQUEST_RING_OFFSET));
         SpscRing batches = SpscRing.attach(shm, control.get(JAVA_LONG, WorkerSegment.BATCH_RING_OFFSET));
         requests.registerConsumer();
         batches.registerProducer();
+        trace("rings attached");
         WorkerLoop.run(config, requests, batches);
         System.out.flush();
         System.exit(0); // even if the dataset left non-daemon threads running

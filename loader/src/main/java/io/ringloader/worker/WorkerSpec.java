@@ -1,5 +1,7 @@
 package io.ringloader.worker;
 
+import io.ringloader.batch.ColumnLayout;
+
 import java.util.List;
 
 /**
@@ -11,10 +13,11 @@ import java.util.List;
  * @param shardIndex      the worker's shard of a streaming dataset
  * @param shardCount      the number of shards
  * @param recipe          the dataset
+ * @param columns         the layout of a batch's columns
  * @param requestCapacity bytes of the request ring
  * @param batchCapacity   bytes of the batch ring
  * @param jvmOptions      extra options for a process worker's JVM
  */
-public record WorkerSpec(int id, int numWorkers, long seed, int shardIndex, int shardCount, Recipe recipe,
+public record WorkerSpec(int id, int numWorkers, long seed, int shardIndex, int shardCount, Recipe recipe, List<ColumnLayout> columns,
                          long requestCapacity, long batchCapacity, List<String> jvmOptions) {
 }

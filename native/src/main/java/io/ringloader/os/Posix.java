@@ -24,10 +24,11 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class Posix {
 
-    // open(2) flags
+    // open(2) flags (the same on x86_64 and aarch64, but O_NOFOLLOW)
     static final int O_RDWR = 0x2;
     static final int O_CREAT = 0x40;
     static final int O_EXCL = 0x80;
+    static final int O_CLOEXEC = 0x80000;
     // mmap(2)
     static final int PROT_NONE = 0x0;
     static final int PROT_READ = 0x1;
@@ -39,55 +40,65 @@ public final class Posix {
     static final int MAP_NORESERVE = 0x4000;
     static final int MAP_POPULATE = 0x8000;
     static final int SEEK_END = 2;
+    static final int AT_FDCWD = -100;
     // errno values the callers branch on
+    public static final int ESRCH = 3;
     public static final int EINTR = 4;
     public static final int EAGAIN = 11;
     public static final int EEXIST = 17;
     public static final int ENOSPC = 28;
+    public static final int ENOENT = 2;
     public static final int ETIMEDOUT = 110;
-    public static final int ESRCH = 3;
     // signals
-    public static final int SIGKILL = 9;
     public static final int SIGQUIT = 3;
+    public static final int SIGKILL = 9;
     public static final int SIGTERM = 15;
     // prctl(2)
     static final int PR_SET_PDEATHSIG = 1;
     // futex(2)
-    static final long SYS_FUTEX = switch (System.getProperty("os.arch")) {
-        case "amd64", "x86_64" -> 202;
-        case "aarch64" -> 98;
-        default -> -1;
-    };
     static final int FUTEX_WAIT = 0;
     static final int FUTEX_WAKE = 1;
+
+    /**
+     * System call numbers. Every call goes through the C library's {@code syscall(2)}: one downcall
+     * handle for all of them. A JVM spends 5 to 15 ms generating each distinct downcall stub, and a
+     * worker's start-up is on the trainer's clock, so one stub instead of sixteen matters.
+     */
+    private enum Nr {
+        CLOSE(3, 57), LSEEK(8, 62), MMAP(9, 222), MUNMAP(11, 215), KILL(62, 129), GETPPID(110, 173),
+        PRCTL(157, 167), FUTEX(202, 98), OPENAT(257, 56), UNLINKAT(263, 35), FALLOCATE(285, 47);
+
+        final long number;
+
+        Nr(long x86, long arm) {
+            this.number = AARCH64 ? arm : x86;
+        }
+    }
+
+    private static final boolean AARCH64 = switch (System.getProperty("os.arch")) {
+        case "amd64", "x86_64" -> false;
+        case "aarch64" -> true;
+        default -> throw new UnsupportedOperationException("ringloader runs on Linux x86_64 and aarch64, not on " + System.getProperty("os.arch"));
+    };
+    static final int O_NOFOLLOW = AARCH64 ? 0x8000 : 0x20000;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();
     private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO =
             CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
 
-    private static final MethodHandle SHM_OPEN = bind("shm_open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), CAPTURE_ERRNO);
-    private static final MethodHandle SHM_UNLINK = bind("shm_unlink", FunctionDescriptor.of(JAVA_INT, ADDRESS), CAPTURE_ERRNO);
-    private static final MethodHandle CLOSE = bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE_ERRNO);
-    private static final MethodHandle POSIX_FALLOCATE = bind("posix_fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle LSEEK = bind("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT), CAPTURE_ERRNO);
-    private static final MethodHandle MMAP = bind("mmap", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), CAPTURE_ERRNO);
-    private static final MethodHandle MUNMAP = bind("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE_ERRNO);
-    private static final MethodHandle SYSCALL6 = bind("syscall",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT),
-            CAPTURE_ERRNO, Linker.Option.firstVariadicArg(1));
-    private static final MethodHandle PRCTL = bind("prctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
-            CAPTURE_ERRNO, Linker.Option.firstVariadicArg(1));
-    private static final MethodHandle GETPPID = bind("getppid", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle KILL = bind("kill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), CAPTURE_ERRNO);
-    private static final MethodHandle STRERROR = bind("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    /** {@code long syscall(long number, ...)} with six register arguments; errno captured. */
+    private static final MethodHandle SYSCALL = bind("syscall",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+            Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(1));
 
     /** Thread-local scratch for the captured errno, so that the hot futex path allocates nothing. */
     private static final ThreadLocal<MemorySegment> ERRNO_SCRATCH =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE));
+
+    /** The size of a memory page, for mapping arithmetic. */
+    public static final long PAGE_SIZE = AARCH64 ? sysconfPageSize() : 4096;
 
     private Posix() {}
 
@@ -101,105 +112,89 @@ public final class Posix {
         return (int) ERRNO.get(capture, 0L);
     }
 
-    /** The C library's text for an errno value, e.g. "No space left on device". */
+    /** Calls {@code nr}; returns the result, or -errno. */
+    private static long call(Nr nr, long a, long b, long c, long d, long e, long f) {
+        try {
+            MemorySegment capture = ERRNO_SCRATCH.get();
+            long rc = (long) SYSCALL.invokeExact(capture, nr.number, a, b, c, d, e, f);
+            return rc == -1 ? -errno(capture) : rc;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    private static long checked(String call, String target, long rc) {
+        if (rc < 0) throw new OsException(call, target, (int) -rc);
+        return rc;
+    }
+
+    /** The C library's text for an errno value, e.g. "No space left on device". Bound on first use: errors are rare. */
     public static String strerror(int errno) {
         try {
-            MemorySegment p = (MemorySegment) STRERROR.invokeExact(errno);
+            MemorySegment p = (MemorySegment) Strerror.HANDLE.invokeExact(errno);
             return p.reinterpret(Long.MAX_VALUE).getString(0);
         } catch (Throwable t) {
             return "errno " + errno;
         }
     }
 
+    private static final class Strerror {
+        static final MethodHandle HANDLE = bind("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    }
+
+    private static long sysconfPageSize() {
+        try {
+            long size = (long) bind("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT)).invokeExact(30 /* _SC_PAGESIZE */);
+            return size > 0 ? size : 4096;
+        } catch (Throwable t) {
+            return 4096;
+        }
+    }
+
+    /** shm_open(3), as glibc does it: open {@code /dev/shm/<name>} without following links, close-on-exec. */
     static int shmOpen(String name, int flags, int mode) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment capture = arena.allocate(CAPTURE);
-            int fd = (int) SHM_OPEN.invokeExact(capture, arena.allocateFrom(name), flags, mode);
-            if (fd < 0) throw new OsException("shm_open", "/dev/shm" + name, errno(capture));
-            return fd;
-        } catch (OsException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
+            String path = "/dev/shm" + name;
+            long rc = call(Nr.OPENAT, AT_FDCWD, arena.allocateFrom(path).address(), flags | O_NOFOLLOW | O_CLOEXEC, mode, 0, 0);
+            return (int) checked("shm_open", path, rc);
         }
     }
 
     /** Removes the name; returns false when it was already gone. */
     static boolean shmUnlink(String name) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment capture = arena.allocate(CAPTURE);
-            int rc = (int) SHM_UNLINK.invokeExact(capture, arena.allocateFrom(name));
-            if (rc == 0) return true;
-            int errno = errno(capture);
-            if (errno == 2 /* ENOENT */) return false;
-            throw new OsException("shm_unlink", "/dev/shm" + name, errno);
-        } catch (OsException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
+            String path = "/dev/shm" + name;
+            long rc = call(Nr.UNLINKAT, AT_FDCWD, arena.allocateFrom(path).address(), 0, 0, 0, 0);
+            if (rc == -ENOENT) return false;
+            checked("shm_unlink", path, rc);
+            return true;
         }
     }
 
     static void close(int fd) {
-        try {
-            MemorySegment capture = ERRNO_SCRATCH.get();
-            int rc = (int) CLOSE.invokeExact(capture, fd);
-            if (rc != 0) throw new OsException("close", "fd " + fd, errno(capture));
-        } catch (OsException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        checked("close", "fd " + fd, call(Nr.CLOSE, fd, 0, 0, 0, 0, 0));
     }
 
-    /** Returns 0 or the error number (posix_fallocate does not use errno). */
+    /** Reserves the pages of {@code [offset, offset + length)}; returns 0 or the error number. */
     static int posixFallocate(int fd, long offset, long length) {
-        try {
-            return (int) POSIX_FALLOCATE.invokeExact(fd, offset, length);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        long rc = call(Nr.FALLOCATE, fd, 0, offset, length, 0, 0);
+        return rc < 0 ? (int) -rc : 0;
     }
 
     static long fileSize(int fd) {
-        try {
-            MemorySegment capture = ERRNO_SCRATCH.get();
-            long size = (long) LSEEK.invokeExact(capture, fd, 0L, SEEK_END);
-            if (size < 0) throw new OsException("lseek", "fd " + fd, errno(capture));
-            return size;
-        } catch (OsException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        return checked("lseek", "fd " + fd, call(Nr.LSEEK, fd, 0, SEEK_END, 0, 0, 0));
     }
 
     /** mmap(2); returns the address. */
     static long mmap(long address, long length, int prot, int flags, int fd, long offset) {
-        try {
-            MemorySegment capture = ERRNO_SCRATCH.get();
-            MemorySegment p = (MemorySegment) MMAP.invokeExact(capture, MemorySegment.ofAddress(address), length, prot, flags, fd, offset);
-            if (p.address() == -1L) {
-                throw new OsException("mmap", length + " bytes at offset " + offset + " of fd " + fd, errno(capture));
-            }
-            return p.address();
-        } catch (OsException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        long rc = call(Nr.MMAP, address, length, prot, flags, fd, offset);
+        // Addresses with the top bit set do not occur in user space; -4095..-1 are errors.
+        if (rc < 0 && rc > -4096) throw new OsException("mmap", length + " bytes at offset " + offset + " of fd " + fd, (int) -rc);
+        return rc;
     }
 
     static void munmap(long address, long length) {
-        try {
-            MemorySegment capture = ERRNO_SCRATCH.get();
-            int rc = (int) MUNMAP.invokeExact(capture, MemorySegment.ofAddress(address), length);
-            if (rc != 0) throw new OsException("munmap", length + " bytes at 0x" + Long.toHexString(address), errno(capture));
-        } catch (OsException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        checked("munmap", length + " bytes at 0x" + Long.toHexString(address), call(Nr.MUNMAP, address, length, 0, 0, 0, 0));
     }
 
     /**
@@ -208,26 +203,13 @@ public final class Posix {
      * ETIMEDOUT, EINTR. {@code timeout} is a relative {@code struct timespec}.
      */
     static int futexWait(MemorySegment word, int expected, MemorySegment timeout) {
-        try {
-            MemorySegment capture = ERRNO_SCRATCH.get();
-            long rc = (long) SYSCALL6.invokeExact(capture, SYS_FUTEX, word, FUTEX_WAIT, expected, timeout, MemorySegment.NULL, 0);
-            return rc == 0 ? 0 : errno(capture);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        long rc = call(Nr.FUTEX, word.address(), FUTEX_WAIT, expected & 0xffffffffL, timeout.address(), 0, 0);
+        return rc < 0 ? (int) -rc : 0;
     }
 
     static int futexWake(MemorySegment word, int count) {
-        try {
-            MemorySegment capture = ERRNO_SCRATCH.get();
-            long rc = (long) SYSCALL6.invokeExact(capture, SYS_FUTEX, word, FUTEX_WAKE, count, MemorySegment.NULL, MemorySegment.NULL, 0);
-            if (rc < 0) throw new OsException("futex(FUTEX_WAKE)", "0x" + Long.toHexString(word.address()), errno(capture));
-            return (int) rc;
-        } catch (OsException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        return (int) checked("futex(FUTEX_WAKE)", "0x" + Long.toHexString(word.address()),
+                call(Nr.FUTEX, word.address(), FUTEX_WAKE, count, 0, 0, 0));
     }
 
     /**
@@ -237,24 +219,12 @@ public final class Posix {
      * (the JDK starts a child on the thread that calls {@code ProcessBuilder.start()}).
      */
     public static void setParentDeathSignal(int signal) {
-        try {
-            MemorySegment capture = ERRNO_SCRATCH.get();
-            int rc = (int) PRCTL.invokeExact(capture, PR_SET_PDEATHSIG, (long) signal, 0L, 0L, 0L);
-            if (rc != 0) throw new OsException("prctl(PR_SET_PDEATHSIG)", "signal " + signal, errno(capture));
-        } catch (OsException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        checked("prctl(PR_SET_PDEATHSIG)", "signal " + signal, call(Nr.PRCTL, PR_SET_PDEATHSIG, signal, 0, 0, 0, 0));
     }
 
     /** The pid of this process's parent; 1 (or a subreaper's pid) once the real parent has died. */
     public static long getppid() {
-        try {
-            return (int) GETPPID.invokeExact();
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        return call(Nr.GETPPID, 0, 0, 0, 0, 0, 0);
     }
 
     /**
@@ -262,29 +232,9 @@ public final class Posix {
      * makes a JVM print its thread dump: {@link ProcessHandle} can only send SIGTERM and SIGKILL.
      */
     public static boolean kill(long pid, int signal) {
-        try {
-            MemorySegment capture = ERRNO_SCRATCH.get();
-            int rc = (int) KILL.invokeExact(capture, Math.toIntExact(pid), signal);
-            if (rc == 0) return true;
-            int errno = errno(capture);
-            if (errno == ESRCH) return false;
-            throw new OsException("kill", "pid " + pid + " signal " + signal, errno);
-        } catch (OsException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** The size of a memory page, for mapping arithmetic. */
-    public static final long PAGE_SIZE = pageSize();
-
-    private static long pageSize() {
-        try {
-            long size = (long) bind("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT)).invokeExact(30 /* _SC_PAGESIZE */);
-            return size > 0 ? size : 4096;
-        } catch (Throwable t) {
-            return 4096;
-        }
+        long rc = call(Nr.KILL, pid, signal, 0, 0, 0, 0);
+        if (rc == -ESRCH) return false;
+        checked("kill", "pid " + pid + " signal " + signal, rc);
+        return true;
     }
 }

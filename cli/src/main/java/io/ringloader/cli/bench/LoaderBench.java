@@ -1,0 +1,139 @@
+package io.ringloader.cli.bench;
+
+import io.ringloader.data.MapDataset;
+import io.ringloader.loader.Batch;
+import io.ringloader.loader.DataLoader;
+import io.ringloader.worker.WorkerMode;
+import org.apache.arrow.vector.BigIntVector;
+import org.apache.arrow.vector.Float4Vector;
+import org.apache.arrow.vector.complex.FixedSizeListVector;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.Locale;
+
+/**
+ * {@code ringloader bench --workload tiny|wide|cpu|startup [--workers N] [--mode process|thread|inline]}:
+ * the workloads of docs/benchmarks.md, one JSON line per figure.
+ */
+public final class LoaderBench {
+    private LoaderBench() {}
+
+    public static void run(String[] args) throws Exception {
+        String workload = null;
+        int workers = 2;
+        WorkerMode mode = WorkerMode.PROCESS;
+        int prefetch = 0;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--workload" -> workload = args[++i];
+                case "--workers" -> workers = Integer.parseInt(args[++i]);
+                case "--mode" -> mode = WorkerMode.valueOf(args[++i].toUpperCase(Locale.ROOT));
+                case "--prefetch" -> prefetch = Integer.parseInt(args[++i]);
+                default -> throw new IllegalArgumentException("bench: unknown option " + args[i]
+                        + " (known: --workload tiny|wide|cpu|startup, --workers N, --mode process|thread|inline, --prefetch K)");
+            }
+        }
+        if (workload == null) throw new IllegalArgumentException("bench: say which workload: --workload tiny|wide|cpu|startup");
+        if (workers == 0) mode = WorkerMode.INLINE;
+        PREFETCH = prefetch;
+        String impl = "ringloader-" + mode.name().toLowerCase(Locale.ROOT);
+        switch (workload) {
+            case "tiny" -> System.out.println(throughput(impl, "tiny", new Workloads.Tiny(), 256, mode, workers));
+            case "cpu" -> System.out.println(throughput(impl, "cpu", new Workloads.Cpu(), 64, mode, workers));
+            case "wide" -> {
+                System.out.println(memcpyLine());
+                System.out.println(throughput(impl, "wide", new Workloads.Wide(), 32, mode, workers));
+            }
+            case "startup" -> System.out.println(startup(impl, mode, workers));
+            default -> throw new IllegalArgumentException("bench: unknown workload " + workload + " (tiny, wide, cpu, startup)");
+        }
+    }
+
+    /** --prefetch, or 0 for the loader's default. */
+    private static int PREFETCH;
+
+    static DataLoader.Builder builder(MapDataset ds, int batch, WorkerMode mode, int workers) {
+        DataLoader.Builder b = DataLoader.builder(ds).batchSize(batch).mode(mode).numWorkers(mode == WorkerMode.INLINE ? 0 : workers);
+        return PREFETCH > 0 ? b.prefetchFactor(PREFETCH) : b;
+    }
+
+    /** Epoch 1 warms up (workers stay up), epoch 2 is timed from the first next() to the last batch. */
+    static String throughput(String impl, String workload, MapDataset ds, int batch, WorkerMode mode, int workers) {
+        try (DataLoader loader = builder(ds, batch, mode, workers).shuffle(true).seed(42).persistentWorkers(true).build()) {
+            consume(workload, loader);
+            long t0 = System.nanoTime();
+            var before = loader.stats();
+            long[] n = consume(workload, loader);
+            double s = (System.nanoTime() - t0) / 1e9;
+            var after = loader.stats();
+            if (Boolean.getBoolean("ringloader.bench.verbose")) {
+                for (int w = 0; w < after.workers().size(); w++) {
+                    var a = after.workers().get(w);
+                    var bw = before.workers().get(w);
+                    System.err.printf(Locale.ROOT, "worker %d: %d batches, busy %.1f ms of %.1f ms%n", w, a.batches() - bw.batches(),
+                            (a.busy().toNanos() - bw.busy().toNanos()) / 1e6, s * 1e3);
+                }
+            }
+            String extra = workload.equals("wide")
+                    ? String.format(Locale.ROOT, ",\"gb_per_s\":%.3f", n[0] * (double) Workloads.Wide.ELEMENTS * 4 / s / 1e9) : "";
+            return String.format(Locale.ROOT, "{\"impl\":\"%s\",\"workload\":\"%s\",\"workers\":%d,\"samples_per_s\":%.1f%s,\"check\":%d,\"stall_pct\":%.1f}",
+                    impl, workload, mode == WorkerMode.INLINE ? 0 : workers, n[0] / s, extra, n[1], loader.stats().stallPercent());
+        }
+    }
+
+    /** One epoch, doing with each batch what the workload says; returns {samples, checksum}. */
+    static long[] consume(String workload, DataLoader loader) {
+        long samples = 0, sum = 0;
+        for (Batch b : loader) {
+            try (b) {
+                BigIntVector label = (BigIntVector) b.root().getVector("label");
+                int rows = b.size();
+                for (int r = 0; r < rows; r++) sum += label.get(r);
+                if (workload.equals("wide")) {
+                    Float4Vector image = (Float4Vector) ((FixedSizeListVector) b.root().getVector("image")).getDataVector();
+                    long address = image.getDataBuffer().memoryAddress();
+                    MemorySegment data = MemorySegment.ofAddress(address).reinterpret((long) rows * Workloads.Wide.ELEMENTS * 4);
+                    float pages = 0;
+                    for (long off = 0; off < data.byteSize(); off += 4096) pages += data.get(java.lang.foreign.ValueLayout.JAVA_FLOAT, off);
+                    sum += (long) pages;
+                }
+                samples += rows;
+            }
+        }
+        return new long[] {samples, sum};
+    }
+
+    /** Median of 5 fresh loaders: from building a loader to holding its first batch (tiny's dataset, no shuffle). */
+    static String startup(String impl, WorkerMode mode, int workers) {
+        double[] ms = new double[5];
+        for (int i = 0; i < ms.length; i++) {
+            long t0 = System.nanoTime();
+            try (DataLoader loader = builder(new Workloads.Tiny(), 256, mode, workers).build()) {
+                Batch first = loader.iterator().next();
+                ms[i] = (System.nanoTime() - t0) / 1e6;
+                first.close();
+            }
+        }
+        double[] sorted = ms.clone();
+        Arrays.sort(sorted);
+        return String.format(Locale.ROOT, "{\"impl\":\"%s\",\"workload\":\"startup\",\"workers\":%d,\"ms\":%.1f,\"first_ms\":%.1f,\"all_ms\":%s}",
+                impl, mode == WorkerMode.INLINE ? 0 : workers, sorted[2], ms[0], Arrays.toString(Arrays.stream(ms).map(x -> Math.round(x * 10) / 10.0).toArray()));
+    }
+
+    /** A single-thread copy of one wide batch (19.3 MB), the physical limit of the wide workload. */
+    static String memcpyLine() {
+        long bytes = 32L * Workloads.Wide.ELEMENTS * 4;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment src = arena.allocate(bytes, 64).fill((byte) 1);
+            MemorySegment dst = arena.allocate(bytes, 64).fill((byte) 0);
+            for (int i = 0; i < 10; i++) MemorySegment.copy(src, 0, dst, 0, bytes);
+            int reps = 50;
+            long t0 = System.nanoTime();
+            for (int i = 0; i < reps; i++) MemorySegment.copy(src, 0, dst, 0, bytes);
+            double gbs = reps * bytes / 1e9 / ((System.nanoTime() - t0) / 1e9);
+            return String.format(Locale.ROOT, "{\"impl\":\"memcpy\",\"workload\":\"wide\",\"workers\":0,\"gb_per_s\":%.3f}", gbs);
+        }
+    }
+}

@@ -1,0 +1,84 @@
+package io.ringloader.cli.bench;
+
+import io.ringloader.data.Columns;
+import io.ringloader.data.MapDataset;
+import io.ringloader.data.SampleWriter;
+import org.apache.arrow.vector.types.pojo.Schema;
+
+import java.lang.foreign.MemorySegment;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+/** The datasets of ../shared/bench/WORKLOADS.md (documented in docs/benchmarks.md), sample for sample. */
+public final class Workloads {
+    private Workloads() {}
+
+    /** {@code tiny}: 262,144 samples of features float32[16] = ((i*31 + j) % 1000) / 1000 and label int64 i % 10. */
+    public record Tiny() implements MapDataset {
+        @Override
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.tensor("features", Columns.DType.FLOAT32, 16), Columns.int64("label"));
+        }
+
+        @Override
+        public long size() {
+            return 262_144;
+        }
+
+        @Override
+        public void read(long i, SampleWriter out) {
+            MemorySegment f = out.tensor(0);
+            for (int j = 0; j < 16; j++) f.setAtIndex(JAVA_FLOAT, j, ((i * 31 + j) % 1000) / 1000f);
+            out.setLong(1, i % 10);
+        }
+    }
+
+    /** {@code wide}: 2,048 samples of image float32[3*224*224], every element (i % 251) / 251, and label int64 i % 1000. */
+    public record Wide() implements MapDataset {
+        public static final int ELEMENTS = 3 * 224 * 224;
+
+        @Override
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.tensor("image", Columns.DType.FLOAT32, 3, 224, 224), Columns.int64("label"));
+        }
+
+        @Override
+        public long size() {
+            return 2_048;
+        }
+
+        @Override
+        public void read(long i, SampleWriter out) {
+            MemorySegment image = out.tensor(0);
+            float v = (i % 251) / 251f;
+            for (int e = 0; e < ELEMENTS; e++) image.setAtIndex(JAVA_FLOAT, e, v);
+            out.setLong(1, i % 1000);
+        }
+    }
+
+    /** {@code cpu}: 8,192 samples of features float32[64] from the xorshift kernel, and label int64 i % 10. */
+    public record Cpu() implements MapDataset {
+        @Override
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.tensor("features", Columns.DType.FLOAT32, 64), Columns.int64("label"));
+        }
+
+        @Override
+        public long size() {
+            return 8_192;
+        }
+
+        @Override
+        public void read(long i, SampleWriter out) {
+            long x = (i + 1) * 0x9E3779B97F4A7C15L;
+            for (int r = 0; r < 20_000; r++) {
+                x ^= x << 13;
+                x ^= x >>> 7;
+                x ^= x << 17;
+            }
+            MemorySegment f = out.tensor(0);
+            for (int j = 0; j < 64; j++) f.setAtIndex(JAVA_FLOAT, j, ((x >>> (j % 64)) & 0xFFFF) / 65535f);
+            out.setLong(1, i % 10);
+        }
+    }
+}
