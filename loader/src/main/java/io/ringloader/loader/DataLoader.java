@@ -105,6 +105,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     private final long requestRingBytes;
     private final int rank;
     private final int worldSize;
+    private final boolean pinWorkers;
 
     private final BufferAllocator allocator = new RootAllocator();
     private final BatchReader reader;
@@ -136,6 +137,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         this.jvmOptions = List.copyOf(b.jvmOptions);
         this.rank = b.rank;
         this.worldSize = b.worldSize;
+        this.pinWorkers = b.pinWorkers && mode != WorkerMode.INLINE;
         if (dataset instanceof MapDataset) {
             Sampler sampler = b.sampler != null ? b.sampler
                     : b.worldSize > 1 ? Sampler.distributed(b.rank, b.worldSize, b.shuffle)
@@ -224,10 +226,12 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
 
     private List<Worker> startWorkers() {
         List<Worker> started = new ArrayList<>();
+        int[] cpus = pinWorkers ? io.ringloader.os.Posix.allowedCpus() : new int[0];
         try {
             for (int w = 0; w < numWorkers; w++) {
+                int cpu = pinWorkers ? cpus[w % cpus.length] : -1;
                 started.add(Worker.start(mode, new WorkerSpec(w, numWorkers, seed, rank * numWorkers + w, worldSize * numWorkers,
-                        recipe, columns, requestRingBytes, batchRingBytes, jvmOptions)));
+                        recipe, columns, requestRingBytes, batchRingBytes, jvmOptions, cpu)));
             }
         } catch (RuntimeException e) {
             stop(started);
@@ -656,6 +660,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         private Duration timeout = DEFAULT_TIMEOUT;
         private final List<String> jvmOptions = new ArrayList<>();
         private long ringBytes;
+        private boolean pinWorkers;
 
         private Builder(Dataset dataset) {
             if (dataset == null) throw new IllegalArgumentException("dataset is null");
@@ -754,6 +759,17 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         /** Extra JVM options for process workers, e.g. {@code -Xmx4g} (the default heap is 1 GiB). */
         public Builder workerJvmOptions(String... options) {
             jvmOptions.addAll(List.of(options));
+            return this;
+        }
+
+        /**
+         * Pin worker i to the i-th CPU this process may use (round robin), leaving the trainer free to run
+         * anywhere. Worth it on a machine of your own with CPU-bound datasets: Linux otherwise moves busy
+         * workers around as the trainer wakes, and two can share a core for a while. Off by default, as in
+         * PyTorch: two pinned loaders on one machine would share the same CPUs.
+         */
+        public Builder pinWorkers(boolean pinWorkers) {
+            this.pinWorkers = pinWorkers;
             return this;
         }
 

@@ -18,6 +18,7 @@ public final class ThreadWorker extends Worker {
         WorkerConfig config = segment.config();
         this.thread = new Thread(() -> {
             try {
+                if (config.cpu() >= 0) io.ringloader.os.Posix.pinThread(0, config.cpu());
                 WorkerLoop.run(config, workerRequests, workerBatches);
             } catch (Throwable t) {
                 died = t;

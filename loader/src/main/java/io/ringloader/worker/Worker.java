@@ -63,7 +63,7 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
 
     static Segment allocate(WorkerSpec spec) {
         WorkerConfig config = new WorkerConfig(spec.recipe().bytes(), spec.recipe().classes(), spec.columns(), spec.id(), spec.numWorkers(),
-                spec.seed(), spec.shardIndex(), spec.shardCount());
+                spec.seed(), spec.shardIndex(), spec.shardCount(), spec.cpu());
         byte[] bytes = serialize(config);
         long requestOffset = WorkerSegment.requestRingOffset(bytes.length);
         long batchOffset = WorkerSegment.batchRingOffset(bytes.length, spec.requestCapacity());

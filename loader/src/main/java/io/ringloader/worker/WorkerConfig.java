@@ -8,8 +8,8 @@ import java.util.Map;
 
 /**
  * What a worker needs to start: the dataset recipe (serialized), the bytes of classes it may not find on
- * its own class path, the layout of a batch's columns, and who it is.
+ * its own class path, the layout of a batch's columns, who it is, and the CPU to pin it to (-1: none).
  */
 record WorkerConfig(byte[] dataset, Map<String, byte[]> classes, List<ColumnLayout> columns, int workerId, int numWorkers, long seed,
-                    int shardIndex, int shardCount) implements Serializable {
+                    int shardIndex, int shardCount, int cpu) implements Serializable {
 }

@@ -59,6 +59,7 @@ public final class WorkerMain {
             config = (WorkerConfig) in.readObject();
         }
         trace("config read");
+        if (config.cpu() >= 0) io.ringloader.os.Posix.pinProcess(config.cpu());
         SpscRing requests = SpscRing.attach(shm, control.get(JAVA_LONG, WorkerSegment.REQUEST_RING_OFFSET));
         SpscRing batches = SpscRing.attach(shm, control.get(JAVA_LONG, WorkerSegment.BATCH_RING_OFFSET));
         requests.registerConsumer();

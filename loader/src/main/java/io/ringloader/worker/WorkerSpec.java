@@ -17,7 +17,8 @@ import java.util.List;
  * @param requestCapacity bytes of the request ring
  * @param batchCapacity   bytes of the batch ring
  * @param jvmOptions      extra options for a process worker's JVM
+ * @param cpu             the CPU to pin the worker to, or -1
  */
 public record WorkerSpec(int id, int numWorkers, long seed, int shardIndex, int shardCount, Recipe recipe, List<ColumnLayout> columns,
-                         long requestCapacity, long batchCapacity, List<String> jvmOptions) {
+                         long requestCapacity, long batchCapacity, List<String> jvmOptions, int cpu) {
 }

@@ -66,7 +66,8 @@ public final class Posix {
      */
     private enum Nr {
         CLOSE(3, 57), LSEEK(8, 62), MMAP(9, 222), MUNMAP(11, 215), KILL(62, 129), GETPPID(110, 173),
-        PRCTL(157, 167), FUTEX(202, 98), OPENAT(257, 56), UNLINKAT(263, 35), FALLOCATE(285, 47);
+        PRCTL(157, 167), FUTEX(202, 98), OPENAT(257, 56), UNLINKAT(263, 35), FALLOCATE(285, 47),
+        SCHED_SETAFFINITY(203, 122), SCHED_GETAFFINITY(204, 123);
 
         final long number;
 
@@ -225,6 +226,46 @@ public final class Posix {
     /** The pid of this process's parent; 1 (or a subreaper's pid) once the real parent has died. */
     public static long getppid() {
         return call(Nr.GETPPID, 0, 0, 0, 0, 0, 0);
+    }
+
+    /** The CPUs this thread may run on (sched_getaffinity), in increasing order. */
+    public static int[] allowedCpus() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment mask = arena.allocate(128, 8); // 1024 CPUs
+            long n = checked("sched_getaffinity", "this thread", call(Nr.SCHED_GETAFFINITY, 0, mask.byteSize(), mask.address(), 0, 0, 0));
+            java.util.List<Integer> cpus = new java.util.ArrayList<>();
+            for (int i = 0; i < n * 8; i++) {
+                if ((mask.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i / 8) & (1 << (i % 8))) != 0) cpus.add(i);
+            }
+            return cpus.stream().mapToInt(Integer::intValue).toArray();
+        }
+    }
+
+    /** Restricts thread {@code tid} (0: the calling thread) to {@code cpu}. */
+    public static void pinThread(long tid, int cpu) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment mask = arena.allocate(128, 8);
+            mask.set(java.lang.foreign.ValueLayout.JAVA_BYTE, cpu / 8, (byte) (1 << (cpu % 8)));
+            checked("sched_setaffinity", "thread " + tid + " to CPU " + cpu, call(Nr.SCHED_SETAFFINITY, tid, mask.byteSize(), mask.address(), 0, 0, 0));
+        }
+    }
+
+    /**
+     * Restricts every thread of this process to {@code cpu}; threads started later inherit it. Threads
+     * that end while we go through the list are skipped.
+     */
+    public static void pinProcess(int cpu) {
+        try (java.util.stream.Stream<java.nio.file.Path> tasks = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/task"))) {
+            for (java.nio.file.Path t : (Iterable<java.nio.file.Path>) tasks::iterator) {
+                try {
+                    pinThread(Long.parseLong(t.getFileName().toString()), cpu);
+                } catch (OsException gone) {
+                    // the thread ended meanwhile
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot list /proc/self/task", e);
+        }
     }
 
     /**

@@ -25,20 +25,23 @@ public final class LoaderBench {
         int workers = 2;
         WorkerMode mode = WorkerMode.PROCESS;
         int prefetch = 0;
+        boolean pin = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--workload" -> workload = args[++i];
                 case "--workers" -> workers = Integer.parseInt(args[++i]);
                 case "--mode" -> mode = WorkerMode.valueOf(args[++i].toUpperCase(Locale.ROOT));
                 case "--prefetch" -> prefetch = Integer.parseInt(args[++i]);
+                case "--pin" -> pin = true;
                 default -> throw new IllegalArgumentException("bench: unknown option " + args[i]
-                        + " (known: --workload tiny|wide|cpu|startup, --workers N, --mode process|thread|inline, --prefetch K)");
+                        + " (known: --workload tiny|wide|cpu|startup, --workers N, --mode process|thread|inline, --prefetch K, --pin)");
             }
         }
         if (workload == null) throw new IllegalArgumentException("bench: say which workload: --workload tiny|wide|cpu|startup");
         if (workers == 0) mode = WorkerMode.INLINE;
         PREFETCH = prefetch;
-        String impl = "ringloader-" + mode.name().toLowerCase(Locale.ROOT);
+        PIN = pin;
+        String impl = "ringloader-" + mode.name().toLowerCase(Locale.ROOT) + (pin ? "-pinned" : "");
         switch (workload) {
             case "tiny" -> System.out.println(throughput(impl, "tiny", new Workloads.Tiny(), 256, mode, workers));
             case "cpu" -> System.out.println(throughput(impl, "cpu", new Workloads.Cpu(), 64, mode, workers));
@@ -53,9 +56,12 @@ public final class LoaderBench {
 
     /** --prefetch, or 0 for the loader's default. */
     private static int PREFETCH;
+    /** --pin: pinWorkers(true). */
+    private static boolean PIN;
 
     static DataLoader.Builder builder(MapDataset ds, int batch, WorkerMode mode, int workers) {
         DataLoader.Builder b = DataLoader.builder(ds).batchSize(batch).mode(mode).numWorkers(mode == WorkerMode.INLINE ? 0 : workers);
+        b.pinWorkers(PIN);
         return PREFETCH > 0 ? b.prefetchFactor(PREFETCH) : b;
     }
 

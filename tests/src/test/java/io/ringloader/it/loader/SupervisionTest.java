@@ -171,6 +171,38 @@ class SupervisionTest {
     }
 
     @Test
+    void aTrainerThatExitsWithoutClosingItsLoaderStopsItsWorkers() throws Exception {
+        Process trainer = new ProcessBuilder(JavaProcess.command(ExitingTrainerMain.class.getName(), List.of(), List.of()))
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String out = new String(trainer.getInputStream().readAllBytes());
+        assertThat(trainer.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(trainer.exitValue()).isZero();
+        List<Long> workers = Arrays.stream(out.strip().substring("PIDS ".length()).split(" ")).map(Long::parseLong).toList();
+        assertThat(workers).hasSize(2);
+        // The shutdown hook closed the loader before the JVM exited: its workers were stopped, not orphaned.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        while (!workers.stream().allMatch(Batches::hasExited) && System.nanoTime() < deadline) Thread.sleep(10);
+        assertThat(workers).allMatch(Batches::hasExited);
+        try (var files = Files.list(Path.of("/dev/shm"))) {
+            assertThat(files.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("ringloader-" + trainer.pid() + "-")).toList()).isEmpty();
+        }
+    }
+
+    @Test
+    void pinnedWorkersRunOnTheirOwnCpu() throws Exception {
+        int[] cpus = Posix.allowedCpus();
+        try (DataLoader l = DataLoader.builder(new Datasets.Numbers(100)).batchSize(10).numWorkers(2).pinWorkers(true).build()) {
+            l.iterator().next().close();
+            List<Long> pids = l.workerPids();
+            for (int w = 0; w < 2; w++) {
+                String status = Files.readString(Path.of("/proc/" + pids.get(w) + "/status"));
+                String allowed = status.lines().filter(line -> line.startsWith("Cpus_allowed_list:")).findFirst().orElseThrow();
+                assertThat(allowed.split(":")[1].strip()).as("CPUs of worker %d", w).isEqualTo(Integer.toString(cpus[w % cpus.length]));
+            }
+        }
+    }
+
+    @Test
     void aJvmWithoutTheFlagsIsToldWhichFlagIsMissing() throws Exception {
         List<String> command = new ArrayList<>(JavaProcess.command(FlaglessMain.class.getName(), List.of(), List.of()));
         command.removeAll(JvmFlags.REQUIRED);
