@@ -17,13 +17,13 @@ final class AotTraining {
     static void run() {
         for (WorkerMode mode : WorkerMode.values()) {
             try (DataLoader loader = DataLoader.builder(new Workloads.Tiny()).batchSize(256).shuffle(true).seed(1)
-                    .mode(mode).numWorkers(mode == WorkerMode.INLINE ? 0 : 2).build()) {
-                int n = 0;
-                for (Batch b : loader) {
-                    try (b) {
-                        b.root().getVector("label").getValueCount();
+                    .mode(mode).numWorkers(mode == WorkerMode.INLINE ? 0 : 2).persistentWorkers(true).build()) {
+                for (int epoch = 0; epoch < 2; epoch++) {
+                    for (Batch b : loader) {
+                        try (b) {
+                            b.root().getVector("label").getValueCount();
+                        }
                     }
-                    if (++n == 200) break;
                 }
             }
         }

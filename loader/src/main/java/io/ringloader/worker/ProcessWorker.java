@@ -27,6 +27,11 @@ public final class ProcessWorker extends Worker {
     public static final String AOT_CACHE_PROPERTY = "ringloader.worker.aotCache";
 
     private final ChildProcess child;
+    /**
+     * The processes the worker had started when it was asked to stop. Once it exits they are re-parented
+     * and no longer its descendants, so they are collected first, to be killed with it.
+     */
+    private volatile List<ProcessHandle> family;
 
     private ProcessWorker(int id, Segment segment, ChildProcess child) {
         super(id, segment.shm(), segment.requests(), segment.batches());
@@ -117,12 +122,25 @@ public final class ProcessWorker extends Worker {
     }
 
     @Override
+    public void signalStop() {
+        if (family == null) family = child.process().descendants().toList();
+        super.signalStop();
+    }
+
+    @Override
     protected void awaitStop(long graceMillis) {
         try {
             child.process().waitFor(graceMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        child.stop(0); // whatever is left, and every descendant it started, is killed
+        child.stop(0); // whatever is left, and every descendant it still has, is killed
+        List<ProcessHandle> started = family == null ? List.of() : family;
+        started.forEach(ProcessHandle::destroyForcibly);
+        try {
+            ChildProcess.awaitExit(started, 2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

@@ -215,8 +215,7 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
     public void stop(long graceMillis) {
         if (stopped) return;
         stopped = true;
-        requests.close();
-        batches.close();
+        signalStop();
         awaitStop(graceMillis);
         SharedMemory.unlink(shm.name()); // in case the worker never got as far as unlinking it
         if (held.get() == 0) free();

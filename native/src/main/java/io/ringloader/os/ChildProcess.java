@@ -214,10 +214,33 @@ public final class ChildProcess implements AutoCloseable {
         all.forEach(ProcessHandle::destroyForcibly);
         try {
             process.waitFor(5, TimeUnit.SECONDS);
-            for (ProcessHandle h : all) h.onExit().get(5, TimeUnit.SECONDS);
+            awaitExit(all, 5000);
             for (Thread t : pumps) t.join(1000);
-        } catch (Exception e) {
-            if (e instanceof InterruptedException) Thread.currentThread().interrupt();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Waits up to {@code timeoutMillis} until every process has exited. A killed process whose parent
+     * died is re-parented, and may stay a zombie until its new parent reaps it; it no longer runs, so
+     * it counts as exited here ({@link ProcessHandle#onExit} would wait for the reaping).
+     */
+    public static void awaitExit(List<ProcessHandle> processes, long timeoutMillis) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        for (ProcessHandle p : processes) {
+            while (!hasExited(p.pid()) && System.nanoTime() < deadline) Thread.sleep(2);
+        }
+    }
+
+    /** Whether process {@code pid} no longer runs: gone, or a zombie. */
+    public static boolean hasExited(long pid) {
+        try {
+            String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/" + pid + "/stat"));
+            char state = stat.charAt(stat.lastIndexOf(')') + 2);
+            return state == 'Z' || state == 'X';
+        } catch (IOException | RuntimeException e) {
+            return true;
         }
     }
 

@@ -114,12 +114,11 @@ final class ProcessTree {
                 killed.add(describe(p));
                 p.destroyForcibly();
             }
-            for (ProcessHandle p : members) {
-                try {
-                    p.onExit().get(5, TimeUnit.SECONDS);
-                } catch (Exception e) {
-                    // not our child: init reaps it; it no longer runs once killed
-                }
+            try {
+                io.ringloader.os.ChildProcess.awaitExit(members, 5000); // a killed orphan may stay a zombie: it no longer runs
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
             }
         }
         return killed;

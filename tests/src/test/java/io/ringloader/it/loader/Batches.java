@@ -75,13 +75,7 @@ final class Batches {
      * re-parented, and its new parent may reap it late).
      */
     static boolean hasExited(long pid) {
-        try {
-            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-            char state = stat.charAt(stat.lastIndexOf(')') + 2);
-            return state == 'Z' || state == 'X';
-        } catch (IOException e) {
-            return true;
-        }
+        return io.ringloader.os.ChildProcess.hasExited(pid);
     }
 
     /** Live threads whose name starts with {@code prefix}. */

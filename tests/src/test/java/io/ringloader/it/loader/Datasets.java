@@ -155,6 +155,29 @@ final class Datasets {
         }
     }
 
+    /** Its open() starts a helper process that ignores SIGTERM (a database proxy, say). */
+    record WithStubbornHelper(String mark) implements MapDataset {
+        @Override
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.int64("id"));
+        }
+
+        @Override
+        public long size() {
+            return 10;
+        }
+
+        @Override
+        public void open(WorkerContext context) throws java.io.IOException {
+            new ProcessBuilder("sh", "-c", "trap '' TERM; exec sleep " + mark).start();
+        }
+
+        @Override
+        public void read(long i, SampleWriter out) {
+            out.setLong(0, i);
+        }
+    }
+
     /** Its open() throws. */
     record OpenFails() implements MapDataset {
         @Override

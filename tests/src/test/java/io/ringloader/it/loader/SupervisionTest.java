@@ -189,6 +189,17 @@ class SupervisionTest {
     }
 
     @Test
+    void closeKillsWhatTheWorkersStartedEvenWhatIgnoresSigterm() throws Exception {
+        String mark = "987655";
+        try (DataLoader l = DataLoader.builder(new Datasets.WithStubbornHelper(mark)).batchSize(5).numWorkers(2).build()) {
+            Batches.epoch(l);
+        }
+        List<ProcessHandle> left = ProcessHandle.allProcesses()
+                .filter(p -> p.info().commandLine().orElse("").contains("sleep " + mark)).toList();
+        assertThat(left).as("helpers of the workers after close").isEmpty();
+    }
+
+    @Test
     void pinnedWorkersRunOnTheirOwnCpu() throws Exception {
         int[] cpus = Posix.allowedCpus();
         try (DataLoader l = DataLoader.builder(new Datasets.Numbers(100)).batchSize(10).numWorkers(2).pinWorkers(true).build()) {
