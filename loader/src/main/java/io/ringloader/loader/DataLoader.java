@@ -387,11 +387,17 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         }
 
         WorkerHungException hung(Worker w, String what) {
+            // A worker also "hangs" when the trainer keeps its batches: its ring fills and it waits for space.
+            int held = w.held();
+            String holding = held == 0 ? "" : " Note that the trainer still holds " + held + (held == 1 ? " batch" : " batches")
+                    + " of this worker, taking " + w.batches().occupancy() + " of its " + w.batches().capacity()
+                    + " ring bytes: if the dump shows the worker waiting in claim(), close batches when done with them,"
+                    + " or raise ringBytes.";
             String dump = w.threadDump();
             w.kill();
             return new WorkerHungException(w.describe() + " did not deliver " + what + " within the timeout of " + timeout.toSeconds()
                     + " s (DataLoader.Builder.timeout; default " + DEFAULT_TIMEOUT.toMinutes() + " min), so it was killed."
-                    + " Its thread dump follows.", w.id(), w.pid(), dump);
+                    + holding + " Its thread dump follows.", w.id(), w.pid(), dump);
         }
 
         Batch toBatch(Worker w, RingRecord r, long index, long[] indices) {

@@ -1,0 +1,131 @@
+package io.ringloader.it.djl;
+
+import ai.djl.Model;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Blocks;
+import ai.djl.nn.SequentialBlock;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.DefaultTrainingConfig;
+import ai.djl.training.EasyTrain;
+import ai.djl.training.Trainer;
+import ai.djl.training.TrainingResult;
+import ai.djl.training.evaluator.Accuracy;
+import ai.djl.training.loss.Loss;
+import ai.djl.training.dataset.Batch;
+import io.ringloader.data.ArrayDataset;
+import io.ringloader.djl.DjlDataset;
+import io.ringloader.loader.DataLoader;
+import io.ringloader.testkit.Isolated;
+import org.apache.arrow.vector.Float4Vector;
+import org.apache.arrow.vector.complex.FixedSizeListVector;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The loader as a DJL dataset, on DJL's PyTorch engine: zero copy, lifetimes, and EasyTrain. */
+@Isolated(timeout = "180s")
+class DjlBridgeTest {
+
+    /** x[i] = (i, i + 0.5, ..., 8 values), label = i % 2; the classes are separable on x[1] - x[0] ... by parity. */
+    static ArrayDataset points(int n) {
+        float[][] x = new float[n][8];
+        long[] label = new long[n];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < 8; j++) x[i][j] = i + j * 0.5f;
+            label[i] = i % 2;
+        }
+        return ArrayDataset.builder().tensor("x", x, 2, 4).column("label", label).build();
+    }
+
+    @Test
+    void ndArraysAreTheBatchesSharedMemoryNotACopy() {
+        try (DataLoader loader = DataLoader.builder(points(16)).batchSize(16).numWorkers(1).build();
+             NDManager manager = NDManager.newBaseManager("PyTorch")) {
+            DjlDataset ds = DjlDataset.of(loader).data("x").labels("label").build();
+            Iterator<Batch> it = ds.getData(manager).iterator();
+            Batch b = it.next();
+            NDArray x = b.getData().head();
+            assertThat(x.getShape()).isEqualTo(new Shape(16, 2, 4));
+            assertThat(x.getDataType()).isEqualTo(DataType.FLOAT32);
+            assertThat(b.getLabels().head().getDataType()).isEqualTo(DataType.INT64);
+            assertThat(b.getLabels().head().toLongArray()).containsExactly(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1);
+            float before = x.getFloat(3, 1, 2);
+            assertThat(before).isEqualTo(3 + 6 * 0.5f);
+            // Write through the Arrow view of the batch; the NDArray sees it: one memory, two views.
+            var ring = ((FixedSizeListVector) loaderBatchRoot(b).getVector("x"));
+            ((Float4Vector) ring.getDataVector()).set(3 * 8 + 6, 1234.5f);
+            assertThat(x.getFloat(3, 1, 2)).isEqualTo(1234.5f);
+            b.close();
+            assertThat(loader.stats().workers().getFirst().ringBytesInUse()).as("ring space after DJL closed its batch").isZero();
+            assertThat(it.hasNext()).isFalse();
+        }
+    }
+
+    private static org.apache.arrow.vector.VectorSchemaRoot loaderBatchRoot(Batch djl) {
+        try {
+            var m = djl.getClass().getDeclaredMethod("ring");
+            m.setAccessible(true);
+            return ((io.ringloader.loader.Batch) m.invoke(djl)).root();
+        } catch (ReflectiveOperationException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void aBatchDjlStillHoldsKeepsItsMemoryAndAFullRingSaysWhy() {
+        // A ring that holds 4 batches, 8 batches in all, one worker. If the held batch's space went back
+        // early, the worker would wrap around and overwrite it; it must instead wait for the trainer.
+        try (DataLoader loader = DataLoader.builder(points(2048)).batchSize(256).numWorkers(1).prefetchFactor(1)
+                .ringBytes(4 * 16 << 10).timeout(java.time.Duration.ofSeconds(2)).build();
+             NDManager manager = NDManager.newBaseManager("PyTorch")) {
+            DjlDataset ds = DjlDataset.of(loader).data("x").labels("label").build();
+            Iterator<Batch> it = ds.getData(manager).iterator();
+            Batch first = it.next();
+            float[] expected = first.getData().head().toFloatArray();
+            Throwable t = org.assertj.core.api.Assertions.catchThrowable(() -> {
+                while (it.hasNext()) it.next().close();
+            });
+            assertThat(t).isInstanceOf(io.ringloader.loader.WorkerHungException.class)
+                    .hasMessageContaining("the trainer still holds 1 batch of this worker");
+            assertThat(first.getData().head().toFloatArray()).as("the held batch, after the worker filled its ring").containsExactly(expected);
+            first.close();
+        }
+    }
+
+    @Test
+    void easyTrainFitsAModelFedByProcessWorkers() throws Exception {
+        try (DataLoader train = DataLoader.builder(points(2048)).batchSize(64).shuffle(true).seed(1).numWorkers(2).build();
+             DataLoader validate = DataLoader.builder(points(512)).batchSize(64).numWorkers(1).build();
+             Model model = Model.newInstance("parity", "PyTorch")) {
+            // The label is the parity of i, which x[0] mod 2 carries: a linear layer over (x mod 2) separates it.
+            SequentialBlock net = new SequentialBlock()
+                    .add(Blocks.batchFlattenBlock())
+                    .add(list -> new ai.djl.ndarray.NDList(list.head().mod(2f)))
+                    .add(Linear.builder().setUnits(2).build());
+            model.setBlock(net);
+            DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
+                    .addEvaluator(new Accuracy())
+                    .addTrainingListeners(ai.djl.training.listener.TrainingListener.Defaults.basic())
+                    .optOptimizer(ai.djl.training.optimizer.Optimizer.adam().optLearningRateTracker(
+                            ai.djl.training.tracker.Tracker.fixed(0.1f)).build());
+            try (Trainer trainer = model.newTrainer(config)) {
+                trainer.initialize(new Shape(64, 2, 4));
+                EasyTrain.fit(trainer, 3, DjlDataset.of(train).data("x").labels("label").build(),
+                        DjlDataset.of(validate).data("x").labels("label").build());
+                TrainingResult result = trainer.getTrainingResult();
+                assertThat(result.getValidateEvaluation("Accuracy")).as("validation accuracy").isGreaterThan(0.95f);
+            }
+            assertThat(train.stats().batches()).isEqualTo(3 * 32);
+        }
+        assertThat(Files.exists(Path.of(System.getProperty("user.home"), ".djl.ai"))).as("nothing written to ~/.djl.ai").isFalse();
+    }
+}
