@@ -10,7 +10,10 @@ public final class Main {
 
     static final String USAGE = """
             usage: ringloader <command>
-              demo                 run the main job (for now: a ring between two processes)
+              demo [options]       the main job: a CNN trained with DJL on the built-in shapes dataset,
+                                   fed by 2 process workers (--epochs, --workers, --mode, --batch-size,
+                                   --seed, --json; see README)
+              ring-demo            the shared-memory ring between two processes, on its own
               test                 run every test of the project (handled by the launcher script)
               bench ring           GB/s through the shared-memory ring vs memcpy, as JSON lines
               bench --workload W [--workers N] [--mode process|thread|inline]
@@ -25,7 +28,8 @@ public final class Main {
         }
         String[] rest = Arrays.copyOfRange(args, 1, args.length);
         switch (args[0]) {
-            case "demo" -> RingCommands.demo();
+            case "demo" -> io.ringloader.cli.demo.TrainDemo.run(rest);
+            case "ring-demo" -> RingCommands.demo();
             case "aot-train" -> AotTraining.run();
             case "bench" -> bench(rest);
             case "help", "--help", "-h" -> System.out.print(USAGE);
