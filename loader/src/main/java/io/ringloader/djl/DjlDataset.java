@@ -173,8 +173,7 @@ public final class DjlDataset implements Dataset {
         private final Batch ring;
 
         RingBatch(NDManager manager, NDList data, NDList labels, int size, long progress, Batch ring) {
-            super(manager, data, labels, size, null, null, progress, -1, java.util.Arrays.stream(
-                    ring.sampleIndices() == null ? new long[0] : ring.sampleIndices()).boxed().toList());
+            super(manager, data, labels, size, null, null, progress, -1);
             this.ring = ring;
         }
 

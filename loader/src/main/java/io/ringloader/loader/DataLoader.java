@@ -787,11 +787,22 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
 
         /**
          * Checks the settings, the JVM flags, and the dataset (it must be serializable and hold no live
-         * resource in a non-transient field), then returns the loader. Workers start at the first epoch.
+         * resource in a non-transient field), starts the workers (they boot while you build your model),
+         * and returns the loader.
          */
         public DataLoader build() {
             JvmFlags.require("the DataLoader");
-            return new DataLoader(this);
+            DataLoader loader = new DataLoader(this);
+            // Start the workers now: their JVMs boot while the trainer builds its model.
+            try {
+                synchronized (loader) {
+                    loader.workers = loader.startWorkers();
+                }
+            } catch (RuntimeException e) {
+                loader.close();
+                throw e;
+            }
+            return loader;
         }
     }
 }

@@ -50,7 +50,8 @@ public final class LoaderBench {
                 System.out.println(throughput(impl, "wide", new Workloads.Wide(), 32, mode, workers));
             }
             case "startup" -> System.out.println(startup(impl, mode, workers));
-            default -> throw new IllegalArgumentException("bench: unknown workload " + workload + " (tiny, wide, cpu, startup)");
+            case "train" -> TrainBench.run();
+            default -> throw new IllegalArgumentException("bench: unknown workload " + workload + " (tiny, wide, cpu, startup, train)");
         }
     }
 

@@ -1,0 +1,175 @@
+package io.ringloader.cli.bench;
+
+import ai.djl.Model;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.nn.SequentialBlock;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.DefaultTrainingConfig;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.Trainer;
+import ai.djl.training.dataset.Batch;
+import ai.djl.training.dataset.Dataset;
+import ai.djl.training.dataset.RandomAccessDataset;
+import ai.djl.training.dataset.Record;
+import ai.djl.training.loss.Loss;
+import ai.djl.training.optimizer.Optimizer;
+import ai.djl.training.tracker.Tracker;
+import ai.djl.util.Progress;
+import io.ringloader.data.Columns;
+import io.ringloader.data.MapDataset;
+import io.ringloader.data.SampleWriter;
+import io.ringloader.djl.DjlDataset;
+import io.ringloader.loader.DataLoader;
+import org.apache.arrow.vector.types.pojo.Schema;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Iterator;
+import java.util.Locale;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+/**
+ * {@code ringloader bench --workload train}: DESIGN.md's 784-128-10 MLP on 60,000 generated samples,
+ * batch 64, fed once by ringloader (2 process workers) and once by DJL's own {@code RandomAccessDataset}
+ * pipeline (2 loader threads), in one run. Epoch 1 warms up; epoch 2 is timed.
+ */
+public final class TrainBench {
+    private TrainBench() {}
+
+    static final int SAMPLES = 60_000, FEATURES = 784, BATCH = 64;
+
+    /** Sample i: label i % 10; feature j is noise in [0, 0.5) plus 1 where j % 10 equals the label. */
+    static void features(long i, float[] out) {
+        int label = (int) (i % 10);
+        for (int j = 0; j < FEATURES; j++) out[j] = ((i * 31 + j * 17) % 1000) / 2000f + (j % 10 == label ? 1f : 0f);
+    }
+
+    /** The samples for ringloader: written straight into the batch. */
+    public record Mlp() implements MapDataset {
+        @Override
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.tensor("x", Columns.DType.FLOAT32, FEATURES), Columns.int64("label"));
+        }
+
+        @Override
+        public long size() {
+            return SAMPLES;
+        }
+
+        @Override
+        public void read(long i, SampleWriter out) {
+            MemorySegment x = out.tensor(0);
+            int label = (int) (i % 10);
+            for (int j = 0; j < FEATURES; j++) x.setAtIndex(JAVA_FLOAT, j, ((i * 31 + j * 17) % 1000) / 2000f + (j % 10 == label ? 1f : 0f));
+            out.setLong(1, label);
+        }
+    }
+
+    /** The same samples for DJL's pipeline: one NDArray per sample, stacked by DJL into batches. */
+    static final class DjlSamples extends RandomAccessDataset {
+        DjlSamples(BaseBuilder<?> builder) {
+            super(builder);
+        }
+
+        @Override
+        public Record get(NDManager manager, long index) {
+            float[] x = new float[FEATURES];
+            features(index, x);
+            return new Record(new NDList(manager.create(x)), new NDList(manager.create(index % 10)));
+        }
+
+        @Override
+        protected long availableSize() {
+            return SAMPLES;
+        }
+
+        @Override
+        public void prepare(Progress progress) {}
+
+        static final class Builder extends BaseBuilder<Builder> {
+            @Override
+            protected Builder self() {
+                return this;
+            }
+        }
+    }
+
+    public static void run() throws Exception {
+        if (System.getProperty("ai.djl.pytorch.num_threads") == null) {
+            System.setProperty("ai.djl.pytorch.num_threads", "1"); // leave the other core to the loaders
+        }
+        int workers = Integer.getInteger("ringloader.bench.workers", 2);
+        io.ringloader.worker.WorkerMode mode = io.ringloader.worker.WorkerMode.valueOf(System.getProperty("ringloader.bench.mode", "PROCESS"));
+        try (DataLoader loader = DataLoader.builder(new Mlp()).batchSize(BATCH).shuffle(true).seed(42).numWorkers(workers).mode(mode)
+                .persistentWorkers(true).build()) {
+            System.out.println(measure("ringloader-" + loader.mode().name().toLowerCase(Locale.ROOT), DjlDataset.of(loader).data("x").labels("label").build(), null));
+        }
+        ExecutorService threads = Executors.newFixedThreadPool(2);
+        try {
+            Dataset djl = new DjlSamples(new DjlSamples.Builder().setSampling(BATCH, true).optPrefetchNumber(4));
+            System.out.println(measure("djl", djl, threads));
+        } finally {
+            threads.shutdownNow();
+        }
+    }
+
+    /** Two epochs of training; the second is timed. */
+    static String measure(String impl, Dataset data, ExecutorService threads) throws Exception {
+        try (Model model = Model.newInstance("mlp", "PyTorch"); NDManager manager = NDManager.newBaseManager("PyTorch")) {
+            model.setBlock(new SequentialBlock().add(Linear.builder().setUnits(128).build()).add(Activation::relu)
+                    .add(Linear.builder().setUnits(10).build()));
+            DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
+                    .optOptimizer(Optimizer.sgd().setLearningRateTracker(Tracker.fixed(0.1f)).build());
+            try (Trainer trainer = model.newTrainer(config)) {
+                trainer.initialize(new Shape(BATCH, FEATURES));
+                epoch(trainer, data, manager, threads);
+                if (!(data instanceof DjlDataset ring)) return epoch(trainer, data, manager, threads).json(impl, "");
+                // For ringloader, also the share of time the loader itself waited for a worker (the rest of
+                // stall_pct is turning batches into NDArrays and handing memory back).
+                var before = ring.loader().stats();
+                Result r = epoch(trainer, data, manager, threads);
+                var after = ring.loader().stats();
+                double waitPct = 100.0 * (after.waiting().toNanos() - before.waiting().toNanos()) / r.nanos();
+                return r.json(impl, String.format(Locale.ROOT, ",\"worker_wait_pct\":%.2f", waitPct));
+            }
+        }
+    }
+
+    record Result(long steps, long nanos, long waitNanos, double accuracy) {
+        String json(String impl, String extra) {
+            return String.format(Locale.ROOT, "{\"impl\":\"%s\",\"workload\":\"train\",\"steps_per_s\":%.1f,\"stall_pct\":%.2f%s,\"train_accuracy\":%.3f}",
+                    impl, steps / (nanos / 1e9), 100.0 * waitNanos / nanos, extra, accuracy);
+        }
+    }
+
+    /** One epoch; DJL's pipeline reads with {@code threads} (null: ringloader, whose workers do that). */
+    static Result epoch(Trainer trainer, Dataset data, NDManager manager, ExecutorService threads) throws Exception {
+        long steps = 0, wait = 0, correct = 0, seen = 0;
+        long t0 = System.nanoTime();
+        Iterator<Batch> it = (threads == null ? data.getData(manager) : data.getData(manager, threads)).iterator();
+        while (true) {
+            long w0 = System.nanoTime();
+            if (!it.hasNext()) break;
+            Batch batch = it.next();
+            wait += System.nanoTime() - w0;
+            try (batch) {
+                try (GradientCollector collector = trainer.newGradientCollector()) {
+                    NDList predictions = trainer.forward(batch.getData(), batch.getLabels());
+                    NDArray loss = trainer.getLoss().evaluate(batch.getLabels(), predictions);
+                    collector.backward(loss);
+                    correct += predictions.head().argMax(1).eq(batch.getLabels().head().toType(ai.djl.ndarray.types.DataType.INT64, false)).sum().getLong();
+                    seen += batch.getSize();
+                }
+                trainer.step();
+            }
+            steps++;
+        }
+        return new Result(steps, System.nanoTime() - t0, wait, (double) correct / Math.max(1, seen));
+    }
+}
