@@ -44,10 +44,9 @@ public final class TrainBench {
 
     static final int SAMPLES = 60_000, FEATURES = 784, BATCH = 64;
 
-    /** Sample i: label i % 10; feature j is noise in [0, 0.5) plus 1 where j % 10 equals the label. */
-    static void features(long i, float[] out) {
-        int label = (int) (i % 10);
-        for (int j = 0; j < FEATURES; j++) out[j] = ((i * 31 + j * 17) % 1000) / 2000f + (j % 10 == label ? 1f : 0f);
+    /** Feature j of sample i (label i % 10): noise in [0, 0.5), plus 1 where j % 10 equals the label. */
+    static float feature(long i, int j) {
+        return ((i * 31 + j * 17) % 1000) / 2000f + (j % 10 == i % 10 ? 1f : 0f);
     }
 
     /** The samples for ringloader: written straight into the batch. */
@@ -65,9 +64,8 @@ public final class TrainBench {
         @Override
         public void read(long i, SampleWriter out) {
             MemorySegment x = out.tensor(0);
-            int label = (int) (i % 10);
-            for (int j = 0; j < FEATURES; j++) x.setAtIndex(JAVA_FLOAT, j, ((i * 31 + j * 17) % 1000) / 2000f + (j % 10 == label ? 1f : 0f));
-            out.setLong(1, label);
+            for (int j = 0; j < FEATURES; j++) x.setAtIndex(JAVA_FLOAT, j, feature(i, j));
+            out.setLong(1, i % 10);
         }
     }
 
@@ -80,7 +78,7 @@ public final class TrainBench {
         @Override
         public Record get(NDManager manager, long index) {
             float[] x = new float[FEATURES];
-            features(index, x);
+            for (int j = 0; j < FEATURES; j++) x[j] = feature(index, j);
             return new Record(new NDList(manager.create(x)), new NDList(manager.create(index % 10)));
         }
 
