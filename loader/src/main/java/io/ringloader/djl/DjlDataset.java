@@ -51,7 +51,7 @@ public final class DjlDataset implements Dataset {
         this.data = data;
         this.labels = labels;
         for (String c : concat(data, labels)) {
-            Field f = loader.schema().findField(c);
+            Field f = loader.schema().getFields().stream().filter(x -> x.getName().equals(c)).findFirst().orElse(null);
             if (f == null) {
                 throw new IllegalArgumentException("the loader's batches have no column '" + c + "'; they have "
                         + loader.schema().getFields().stream().map(Field::getName).toList());

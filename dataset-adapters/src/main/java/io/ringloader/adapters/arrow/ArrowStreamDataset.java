@@ -1,0 +1,143 @@
+package io.ringloader.adapters.arrow;
+
+import io.ringloader.data.IterableDataset;
+import io.ringloader.data.WorkerContext;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.ipc.ArrowStreamReader;
+import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.Schema;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Arrow IPC streams (the stream format, {@code .arrows}), read front to back, as a streaming dataset:
+ * record batch {@code k} of the files taken one after another belongs to shard {@code k % shardCount},
+ * so every worker reads its own batches and every row is read once per epoch.
+ */
+public final class ArrowStreamDataset implements IterableDataset {
+    private final String[] files;
+    private final String[] columns;
+    private transient Schema schema;
+    private transient BufferAllocator allocator;
+    private transient ArrowStreamReader reader;
+
+    private ArrowStreamDataset(List<Path> files, List<String> columns) {
+        if (files.isEmpty()) throw new IllegalArgumentException("ArrowStreamDataset needs at least one file");
+        this.files = files.stream().map(Path::toString).toArray(String[]::new);
+        try (BufferAllocator a = new RootAllocator(); ArrowStreamReader r = reader(files.getFirst(), a)) {
+            Schema full = r.getVectorSchemaRoot().getSchema();
+            this.columns = columns.isEmpty() ? full.getFields().stream().map(Field::getName).toArray(String[]::new) : columns.toArray(String[]::new);
+            List<Field> fields = new ArrayList<>();
+            for (String c : this.columns) {
+                Field f = RowSource.field(full, c);
+                if (f == null) throw new IllegalArgumentException(files.getFirst() + " has no column '" + c + "'");
+                fields.add(f);
+            }
+            this.schema = new Schema(fields);
+            RowSource.check(schema);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public static ArrowStreamDataset of(List<Path> files, String... columns) {
+        return new ArrowStreamDataset(files, List.of(columns));
+    }
+
+    private static ArrowStreamReader reader(Path file, BufferAllocator allocator) {
+        try {
+            InputStream in = Files.newInputStream(file);
+            ArrowStreamReader r = new ArrowStreamReader(in, allocator);
+            r.getVectorSchemaRoot(); // reads the schema message: a file that is not a stream fails here
+            return r;
+        } catch (NoSuchFileException e) {
+            throw new IllegalArgumentException("Arrow IPC stream " + file + " does not exist", e);
+        } catch (IOException | RuntimeException e) {
+            throw new IllegalArgumentException(file + " is not an Arrow IPC stream: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public Schema sampleSchema() {
+        if (schema == null) {
+            try (BufferAllocator a = new RootAllocator(); ArrowStreamReader r = reader(Path.of(files[0]), a)) {
+                List<Field> fields = new ArrayList<>();
+                for (String c : columns) fields.add(RowSource.field(r.getVectorSchemaRoot().getSchema(), c));
+                schema = new Schema(fields);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return schema;
+    }
+
+    @Override
+    public void open(WorkerContext context) {
+        allocator = new RootAllocator();
+    }
+
+    @Override
+    public SampleSource stream(WorkerContext ctx) {
+        closeReader();
+        int[] file = {-1};
+        long[] batch = {-1};
+        RowSource[] current = {null};
+        int[] row = {0};
+        return out -> {
+            while (true) {
+                if (current[0] != null && row[0] < reader.getVectorSchemaRoot().getRowCount()) {
+                    current[0].write(row[0]++, out);
+                    return true;
+                }
+                // The next record batch of this shard.
+                if (reader == null || !loadNext(file[0])) {
+                    if (++file[0] >= files.length) {
+                        closeReader();
+                        return false;
+                    }
+                    closeReader();
+                    reader = reader(Path.of(files[file[0]]), allocator);
+                    current[0] = null;
+                    continue;
+                }
+                if (++batch[0] % ctx.shardCount() != ctx.shardIndex()) continue;
+                current[0] = new RowSource(reader.getVectorSchemaRoot(), columns, Path.of(files[file[0]]), (int) batch[0]);
+                row[0] = 0;
+            }
+        };
+    }
+
+    private boolean loadNext(int file) {
+        try {
+            return reader.loadNextBatch();
+        } catch (IOException | RuntimeException e) {
+            throw new IllegalArgumentException(files[file] + " is a damaged Arrow IPC stream: " + e.getMessage(), e);
+        }
+    }
+
+    private void closeReader() {
+        if (reader == null) return;
+        try {
+            reader.close();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            reader = null;
+        }
+    }
+
+    @Override
+    public void close() {
+        closeReader();
+        if (allocator != null) allocator.close();
+        allocator = null;
+    }
+}

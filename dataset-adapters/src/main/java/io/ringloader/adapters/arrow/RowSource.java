@@ -1,0 +1,85 @@
+package io.ringloader.adapters.arrow;
+
+import io.ringloader.batch.SchemaLayout;
+import io.ringloader.data.SampleWriter;
+import org.apache.arrow.vector.BaseFixedWidthVector;
+import org.apache.arrow.vector.BaseVariableWidthVector;
+import org.apache.arrow.vector.BigIntVector;
+import org.apache.arrow.vector.BitVector;
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.Float4Vector;
+import org.apache.arrow.vector.Float8Vector;
+import org.apache.arrow.vector.IntVector;
+import org.apache.arrow.vector.SmallIntVector;
+import org.apache.arrow.vector.TinyIntVector;
+import org.apache.arrow.vector.UInt1Vector;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.complex.FixedSizeListVector;
+import org.apache.arrow.vector.types.pojo.Schema;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+
+/** Copies rows of one Arrow record batch into samples, column by column, straight from the vectors' memory. */
+final class RowSource implements AutoCloseable {
+    private final VectorSchemaRoot root;
+    private final FieldVector[] vectors;
+    private final Path file;
+    private final int batch;
+
+    RowSource(VectorSchemaRoot root, String[] columns, Path file, int batch) {
+        this.root = root;
+        this.vectors = new FieldVector[columns.length];
+        for (int c = 0; c < columns.length; c++) vectors[c] = root.getVector(columns[c]);
+        this.file = file;
+        this.batch = batch;
+    }
+
+    /** The field called {@code name}, or null (Arrow's {@code Schema.findField} throws instead). */
+    static org.apache.arrow.vector.types.pojo.Field field(Schema schema, String name) {
+        for (var f : schema.getFields()) if (f.getName().equals(name)) return f;
+        return null;
+    }
+
+    /** Fails on a schema whose columns ringloader cannot build batches of. */
+    static void check(Schema schema) {
+        SchemaLayout.of(schema);
+    }
+
+    void write(int row, SampleWriter out) {
+        for (int c = 0; c < vectors.length; c++) {
+            FieldVector v = vectors[c];
+            if (v.isNull(row)) {
+                out.setNull(c);
+                continue;
+            }
+            switch (v) {
+                case BigIntVector x -> out.setLong(c, x.get(row));
+                case IntVector x -> out.setInt(c, x.get(row));
+                case SmallIntVector x -> out.setShort(c, x.get(row));
+                case TinyIntVector x -> out.setByte(c, x.get(row));
+                case UInt1Vector x -> out.setByte(c, x.get(row));
+                case Float4Vector x -> out.setFloat(c, x.get(row));
+                case Float8Vector x -> out.setDouble(c, x.get(row));
+                case BitVector x -> out.setBoolean(c, x.get(row) != 0);
+                case BaseVariableWidthVector x -> {
+                    long start = x.getStartOffset(row), end = x.getEndOffset(row);
+                    out.setBytes(c, MemorySegment.ofAddress(x.getDataBuffer().memoryAddress() + start).reinterpret(end - start));
+                }
+                case FixedSizeListVector x -> {
+                    BaseFixedWidthVector values = (BaseFixedWidthVector) x.getDataVector();
+                    long bytes = (long) x.getListSize() * values.getTypeWidth();
+                    MemorySegment.copy(MemorySegment.ofAddress(values.getDataBuffer().memoryAddress() + row * bytes).reinterpret(bytes), 0,
+                            out.tensor(c), 0, bytes);
+                }
+                default -> throw new IllegalStateException(file + ", record batch " + batch + ": column '" + v.getName()
+                        + "' is a " + v.getClass().getSimpleName() + ", which ringloader cannot copy");
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        root.close();
+    }
+}

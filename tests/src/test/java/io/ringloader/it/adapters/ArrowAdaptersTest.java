@@ -1,0 +1,129 @@
+package io.ringloader.it.adapters;
+
+import io.ringloader.adapters.arrow.ArrowIpcDataset;
+import io.ringloader.adapters.arrow.ArrowStreamDataset;
+import io.ringloader.loader.Batch;
+import io.ringloader.loader.DataLoader;
+import io.ringloader.loader.SampleReadException;
+import io.ringloader.testkit.Isolated;
+import org.apache.arrow.vector.BigIntVector;
+import org.apache.arrow.vector.BitVector;
+import org.apache.arrow.vector.Float4Vector;
+import org.apache.arrow.vector.VarCharVector;
+import org.apache.arrow.vector.complex.FixedSizeListVector;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Arrow IPC files and streams, read by process workers that each map or open the files themselves. */
+@Isolated(timeout = "90s")
+class ArrowAdaptersTest {
+    @TempDir
+    Path dir;
+
+    private static void checkRow(Batch b, int r, Set<Long> seen) {
+        long id = ((BigIntVector) b.root().getVector("id")).get(r);
+        assertThat(seen.add(id)).as("row %d read once", id).isTrue();
+        FixedSizeListVector x = (FixedSizeListVector) b.root().getVector("x");
+        Float4Vector values = (Float4Vector) x.getDataVector();
+        for (int j = 0; j < 4; j++) assertThat(values.get(r * 4 + j)).isEqualTo((id + j) / 10f);
+        VarCharVector name = (VarCharVector) b.root().getVector("name");
+        if (id % 5 == 0) assertThat(name.isNull(r)).isTrue();
+        else assertThat(name.getObject(r).toString()).isEqualTo("row-" + id);
+        assertThat(((BitVector) b.root().getVector("flag")).get(r)).isEqualTo(id % 2 == 0 ? 1 : 0);
+    }
+
+    @Test
+    void manyFilesAreOneDatasetReadInPlaceByEachWorkersOwnMapping() throws Exception {
+        Path a = ArrowFiles.write(dir.resolve("a.arrow"), 0, 3, 100, false);
+        Path b = ArrowFiles.write(dir.resolve("b.arrow"), 300, 2, 100, false);
+        try (DataLoader l = DataLoader.builder(ArrowIpcDataset.of(List.of(a, b))).batchSize(64).shuffle(true).seed(3)
+                .numWorkers(2).persistentWorkers(true).build()) {
+            Set<Long> seen = new HashSet<>();
+            Iterator<Batch> it = l.iterator();
+            while (it.hasNext()) {
+                try (Batch batch = it.next()) {
+                    for (int r = 0; r < batch.size(); r++) checkRow(batch, r, seen);
+                }
+            }
+            assertThat(seen).hasSize(500);
+            // Each worker mapped both files itself; the trainer read only the footers, and let go of them.
+            for (long pid : l.workerPids()) {
+                String maps = Files.readString(Path.of("/proc/" + pid + "/maps"));
+                assertThat(maps).as("mappings of worker pid %d", pid).contains(a.toString()).contains(b.toString());
+            }
+            assertThat(Files.readString(Path.of("/proc/self/maps"))).as("the trainer's mappings").doesNotContain(a.toString());
+        }
+    }
+
+    @Test
+    void columnsCanBeSelected() throws Exception {
+        Path a = ArrowFiles.write(dir.resolve("a.arrow"), 0, 1, 10, false);
+        ArrowIpcDataset ds = ArrowIpcDataset.of(List.of(a), "x", "id");
+        assertThat(ds.sampleSchema().getFields()).extracting(f -> f.getName()).containsExactly("x", "id");
+        try (DataLoader l = DataLoader.builder(ds).batchSize(10).numWorkers(1).build()) {
+            for (Batch batch : l) {
+                try (batch) {
+                    assertThat(((BigIntVector) batch.root().getVector("id")).get(9)).isEqualTo(9);
+                }
+            }
+        }
+    }
+
+    @Test
+    void missingDamagedOrMismatchedFilesAreClearErrorsNamingTheFile() throws Exception {
+        Path good = ArrowFiles.write(dir.resolve("good.arrow"), 0, 1, 10, false);
+        assertThatThrownBy(() -> ArrowIpcDataset.of(List.of(dir.resolve("missing.arrow"))))
+                .hasMessageContaining("missing.arrow does not exist");
+        Path junk = ArrowFiles.garbage(dir.resolve("junk.arrow"));
+        assertThatThrownBy(() -> ArrowIpcDataset.of(List.of(good, junk)))
+                .hasMessageContaining(junk + " is not an Arrow IPC file");
+        Path stream = ArrowFiles.write(dir.resolve("s.arrows"), 0, 1, 10, true);
+        assertThatThrownBy(() -> ArrowIpcDataset.of(List.of(stream))).hasMessageContaining("needs ArrowStreamDataset");
+        assertThatThrownBy(() -> ArrowIpcDataset.of(List.of(good), "nope")).hasMessageContaining("has no column 'nope'");
+    }
+
+    @Test
+    void streamsAreShardedByRecordBatchAcrossWorkers() throws Exception {
+        Path a = ArrowFiles.write(dir.resolve("a.arrows"), 0, 5, 40, true);
+        Path b = ArrowFiles.write(dir.resolve("b.arrows"), 200, 2, 40, true);
+        for (int workers : new int[] {0, 3}) {
+            try (DataLoader l = DataLoader.builder(ArrowStreamDataset.of(List.of(a, b))).batchSize(32).numWorkers(workers).build()) {
+                Set<Long> seen = new HashSet<>();
+                for (Batch batch : l) {
+                    try (batch) {
+                        for (int r = 0; r < batch.size(); r++) checkRow(batch, r, seen);
+                    }
+                }
+                assertThat(seen).as("rows with %d workers", workers).hasSize(280);
+            }
+        }
+    }
+
+    @Test
+    void aStreamDamagedHalfwayIsAnErrorNamingTheFileNotASilentLoss() throws Exception {
+        Path a = ArrowFiles.write(dir.resolve("a.arrows"), 0, 5, 40, true);
+        byte[] bytes = Files.readAllBytes(a);
+        Files.write(a, java.util.Arrays.copyOf(bytes, bytes.length * 2 / 3));
+        try (DataLoader l = DataLoader.builder(ArrowStreamDataset.of(List.of(a))).batchSize(32).numWorkers(1).build()) {
+            List<Long> ids = new ArrayList<>();
+            assertThatThrownBy(() -> {
+                for (Batch batch : l) {
+                    try (batch) {
+                        for (int r = 0; r < batch.size(); r++) ids.add(((BigIntVector) batch.root().getVector("id")).get(r));
+                    }
+                }
+            }).isInstanceOf(SampleReadException.class).hasMessageContaining(a.toString()).hasMessageContaining("damaged");
+        }
+    }
+}
