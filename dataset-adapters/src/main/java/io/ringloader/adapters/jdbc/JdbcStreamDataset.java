@@ -1,0 +1,101 @@
+package io.ringloader.adapters.jdbc;
+
+import io.ringloader.data.IterableDataset;
+import io.ringloader.data.WorkerContext;
+import org.apache.arrow.vector.types.pojo.Schema;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.Properties;
+
+/**
+ * A query as a streaming dataset: worker {@code k} of {@code n} reads the rows whose integer
+ * {@code shardColumn} is congruent to {@code k} mod {@code n}, in one scan over its own connection.
+ */
+public final class JdbcStreamDataset implements IterableDataset {
+    private final String url;
+    private final Properties properties;
+    private final String query;
+    private final String shardColumn;
+    private final SqlColumns columns;
+
+    private transient Connection connection;
+    private transient PreparedStatement statement;
+    private transient ResultSet rows;
+
+    private JdbcStreamDataset(String url, Properties properties, String query, String shardColumn) {
+        this.url = url;
+        this.properties = properties;
+        this.query = query;
+        this.shardColumn = shardColumn;
+        try (Connection c = JdbcDataset.connect(url, properties);
+             PreparedStatement shape = c.prepareStatement("SELECT * FROM (" + query + ") AS q WHERE 1 = 0");
+             ResultSet empty = shape.executeQuery()) {
+            this.columns = SqlColumns.of(empty.getMetaData(), url);
+        } catch (SQLException e) {
+            throw new IllegalArgumentException("cannot read the columns of " + query + " from " + url + ": " + e.getMessage(), e);
+        }
+    }
+
+    public static JdbcStreamDataset of(String url, String query, String shardColumn) {
+        return new JdbcStreamDataset(url, new Properties(), query, shardColumn);
+    }
+
+    public static JdbcStreamDataset of(String url, String query, String shardColumn, Properties properties) {
+        return new JdbcStreamDataset(url, properties, query, shardColumn);
+    }
+
+    @Override
+    public Schema sampleSchema() {
+        return columns.schema();
+    }
+
+    @Override
+    public void open(WorkerContext context) throws SQLException {
+        connection = JdbcDataset.connect(url, properties);
+    }
+
+    @Override
+    public SampleSource stream(WorkerContext ctx) throws SQLException {
+        closeScan();
+        int n = ctx.shardCount();
+        statement = connection.prepareStatement("SELECT * FROM (" + query + ") AS q WHERE ((q." + shardColumn + " % " + n + ") + " + n
+                + ") % " + n + " = " + ctx.shardIndex() + " ORDER BY q." + shardColumn);
+        rows = statement.executeQuery();
+        return out -> {
+            try {
+                if (!rows.next()) {
+                    closeScan();
+                    return false;
+                }
+                columns.write(rows, out);
+                return true;
+            } catch (SQLException e) {
+                throw new SQLException(url + ": reading shard " + ctx.shardIndex() + " of " + n + " failed at row " + out.index()
+                        + ": " + e.getMessage(), e);
+            }
+        };
+    }
+
+    private void closeScan() throws SQLException {
+        try {
+            if (rows != null) rows.close();
+            if (statement != null) statement.close();
+        } finally {
+            rows = null;
+            statement = null;
+        }
+    }
+
+    @Override
+    public void close() throws SQLException {
+        try {
+            closeScan();
+        } finally {
+            if (connection != null) connection.close();
+            connection = null;
+        }
+    }
+}
