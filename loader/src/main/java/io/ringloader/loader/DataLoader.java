@@ -111,6 +111,8 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     private final BatchReader reader;
     private final AtomicInteger liveBatches = new AtomicInteger();
     private List<Worker> workers;
+    /** The workers' java.io.tmpdir, removed at close(). */
+    private java.nio.file.Path tmpDir;
     private Iterator<Batch> current;
     private int nextEpoch;
     private volatile boolean closed;
@@ -225,13 +227,20 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     }
 
     private List<Worker> startWorkers() {
+        if (mode == WorkerMode.PROCESS && tmpDir == null) {
+            try {
+                tmpDir = java.nio.file.Files.createTempDirectory("ringloader-workers-");
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot create a temporary folder for the workers", e);
+            }
+        }
         List<Worker> started = new ArrayList<>();
         int[] cpus = pinWorkers ? io.ringloader.os.Posix.allowedCpus() : new int[0];
         try {
             for (int w = 0; w < numWorkers; w++) {
                 int cpu = pinWorkers ? cpus[w % cpus.length] : -1;
                 started.add(Worker.start(mode, new WorkerSpec(w, numWorkers, seed, rank * numWorkers + w, worldSize * numWorkers,
-                        recipe, columns, requestRingBytes, batchRingBytes, jvmOptions, cpu)));
+                        recipe, columns, requestRingBytes, batchRingBytes, jvmOptions, cpu, tmpDir)));
             }
         } catch (RuntimeException e) {
             stop(started);
@@ -258,7 +267,18 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         closed = true;
         OPEN.remove(this);
         stopWorkers();
+        deleteTmpDir();
         if (liveBatches.get() == 0) allocator.close();
+    }
+
+    private void deleteTmpDir() {
+        if (tmpDir == null) return;
+        try (var files = java.nio.file.Files.walk(tmpDir)) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        } catch (java.io.IOException e) {
+            // best effort: it is under java.io.tmpdir
+        }
+        tmpDir = null;
     }
 
     private DataLoaderException fail(DataLoaderException e) {

@@ -50,6 +50,9 @@ public final class ProcessWorker extends Worker {
         options.add("-Xmx1g"); // a small default heap; the user's options come after and win
         options.add("-XX:-UsePerfData"); // no /tmp/hsperfdata file to leave behind on kill -9
         options.add("-Dringloader.spawnNanos=" + System.nanoTime()); // for RINGLOADER_TRACE
+        // Temporary files a worker's libraries make (native libraries unpacked from jars, say) go to a
+        // folder the loader removes: a worker killed with -9 cannot clean up after itself.
+        if (spec.tmpDir() != null) options.add("-Djava.io.tmpdir=" + spec.tmpDir());
         String aot = System.getProperty(AOT_CACHE_PROPERTY);
         if (aot != null && java.nio.file.Files.isRegularFile(java.nio.file.Path.of(aot))) {
             // A JDK AOT cache recorded with this class path: the worker loads and links its classes from it.

@@ -18,7 +18,8 @@ import java.util.List;
  * @param batchCapacity   bytes of the batch ring
  * @param jvmOptions      extra options for a process worker's JVM
  * @param cpu             the CPU to pin the worker to, or -1
+ * @param tmpDir          the java.io.tmpdir of a process worker (the loader removes it), or null
  */
 public record WorkerSpec(int id, int numWorkers, long seed, int shardIndex, int shardCount, Recipe recipe, List<ColumnLayout> columns,
-                         long requestCapacity, long batchCapacity, List<String> jvmOptions, int cpu) {
+                         long requestCapacity, long batchCapacity, List<String> jvmOptions, int cpu, java.nio.file.Path tmpDir) {
 }

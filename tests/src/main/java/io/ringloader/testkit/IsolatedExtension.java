@@ -94,6 +94,10 @@ public final class IsolatedExtension implements InvocationInterceptor {
         Files.delete(resultFile); // the child creates it when it is done
         List<String> jvmOptions = new ArrayList<>(List.of(settings.jvmOptions()));
         jvmOptions.add("-D" + IsolatedMain.CHILD_PROPERTY + "=" + uniqueId);
+        // The child ends with Runtime.halt (or a kill), so File.deleteOnExit never runs there: its temporary
+        // files go to a folder of its own, removed after it.
+        Path tmp = Files.createTempDirectory("ringloader-isolated-tmp-");
+        jvmOptions.add("-Djava.io.tmpdir=" + tmp);
         List<String> command = JavaProcess.command(IsolatedMain.class.getName(), jvmOptions,
                 List.of(uniqueId, resultFile.toString()));
 
@@ -124,6 +128,9 @@ public final class IsolatedExtension implements InvocationInterceptor {
         }
 
         List<String> leftProcesses = tree.killAll();
+        try (Stream<Path> files = Files.walk(tmp)) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        }
         if (!leftProcesses.isEmpty()) {
             problems.add("the test left processes running (now killed):\n  " + String.join("\n  ", leftProcesses));
         }

@@ -35,7 +35,7 @@ public final class ArrowIpcDataset implements MapDataset {
 
     private transient List<MappedArrowFile> mapped;
     private transient BufferAllocator allocator;
-    private transient List<RowSource> sources;
+    private transient List<ArrowRows> sources;
     private transient long[] batchStarts;
 
     private ArrowIpcDataset(List<Path> files, List<String> columns) {
@@ -50,12 +50,12 @@ public final class ArrowIpcDataset implements MapDataset {
             for (int f = 0; f < opened.size(); f++) {
                 MappedArrowFile m = opened.get(f);
                 for (String c : this.columns) {
-                    Field want = RowSource.field(first, c);
+                    Field want = ArrowRows.field(first, c);
                     if (want == null) {
                         throw new IllegalArgumentException(m.path() + " has no column '" + c + "'; its columns are "
                                 + first.getFields().stream().map(Field::getName).toList());
                     }
-                    Field have = RowSource.field(m.schema(), c);
+                    Field have = ArrowRows.field(m.schema(), c);
                     if (have == null || !have.getType().equals(want.getType()) || !have.getChildren().equals(want.getChildren())) {
                         throw new IllegalArgumentException("column '" + c + "' of " + m.path() + " is " + (have == null ? "missing" : have.getType())
                                 + ", but " + opened.getFirst().path() + " has " + want.getType() + ": the files of one dataset must agree");
@@ -64,7 +64,7 @@ public final class ArrowIpcDataset implements MapDataset {
                 fileStarts[f + 1] = fileStarts[f] + Arrays.stream(m.batchRows()).sum();
             }
             this.schema = select(first);
-            RowSource.check(schema); // fails here, in the trainer, on a column type that cannot be copied
+            ArrowRows.check(schema); // fails here, in the trainer, on a column type that cannot be copied
         } finally {
             opened.forEach(MappedArrowFile::close);
         }
@@ -77,7 +77,7 @@ public final class ArrowIpcDataset implements MapDataset {
 
     private Schema select(Schema full) {
         List<Field> fields = new ArrayList<>();
-        for (String c : columns) fields.add(RowSource.field(full, c));
+        for (String c : columns) fields.add(ArrowRows.field(full, c));
         return new Schema(fields);
     }
 
@@ -108,7 +108,7 @@ public final class ArrowIpcDataset implements MapDataset {
             long[] rows = m.batchRows();
             for (int b = 0; b < rows.length; b++) {
                 VectorSchemaRoot root = m.load(b, allocator);
-                sources.add(new RowSource(root, columns, m.path(), b));
+                sources.add(new ArrowRows(root, columns, m.path(), b));
                 starts.add(row);
                 row += rows[b];
             }
@@ -127,7 +127,7 @@ public final class ArrowIpcDataset implements MapDataset {
 
     @Override
     public void close() {
-        if (sources != null) sources.forEach(RowSource::close);
+        if (sources != null) sources.forEach(ArrowRows::close);
         if (mapped != null) mapped.forEach(MappedArrowFile::close);
         if (allocator != null) allocator.close();
         sources = null;

@@ -37,12 +37,12 @@ public final class ArrowStreamDataset implements IterableDataset {
             this.columns = columns.isEmpty() ? full.getFields().stream().map(Field::getName).toArray(String[]::new) : columns.toArray(String[]::new);
             List<Field> fields = new ArrayList<>();
             for (String c : this.columns) {
-                Field f = RowSource.field(full, c);
+                Field f = ArrowRows.field(full, c);
                 if (f == null) throw new IllegalArgumentException(files.getFirst() + " has no column '" + c + "'");
                 fields.add(f);
             }
             this.schema = new Schema(fields);
-            RowSource.check(schema);
+            ArrowRows.check(schema);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -70,7 +70,7 @@ public final class ArrowStreamDataset implements IterableDataset {
         if (schema == null) {
             try (BufferAllocator a = new RootAllocator(); ArrowStreamReader r = reader(Path.of(files[0]), a)) {
                 List<Field> fields = new ArrayList<>();
-                for (String c : columns) fields.add(RowSource.field(r.getVectorSchemaRoot().getSchema(), c));
+                for (String c : columns) fields.add(ArrowRows.field(r.getVectorSchemaRoot().getSchema(), c));
                 schema = new Schema(fields);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
@@ -89,7 +89,7 @@ public final class ArrowStreamDataset implements IterableDataset {
         closeReader();
         int[] file = {-1};
         long[] batch = {-1};
-        RowSource[] current = {null};
+        ArrowRows[] current = {null};
         int[] row = {0};
         return out -> {
             while (true) {
@@ -109,7 +109,7 @@ public final class ArrowStreamDataset implements IterableDataset {
                     continue;
                 }
                 if (++batch[0] % ctx.shardCount() != ctx.shardIndex()) continue;
-                current[0] = new RowSource(reader.getVectorSchemaRoot(), columns, Path.of(files[file[0]]), (int) batch[0]);
+                current[0] = new ArrowRows(reader.getVectorSchemaRoot(), columns, Path.of(files[file[0]]), (int) batch[0]);
                 row[0] = 0;
             }
         };

@@ -437,6 +437,10 @@ class DataLoaderTest {
                         .as("shared memory after close (%s)", mode).isEmpty();
             }
             assertThat(Batches.mappingsOfRingloader()).as("mappings after close (%s)", mode).isEmpty();
+            try (var files = java.nio.file.Files.list(java.nio.file.Path.of(System.getProperty("java.io.tmpdir")))) {
+                assertThat(files.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("ringloader-workers-")).toList())
+                        .as("the workers' temporary folder after close (%s)", mode).isEmpty();
+            }
         }
     }
 }

@@ -21,13 +21,13 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 
 /** Copies rows of one Arrow record batch into samples, column by column, straight from the vectors' memory. */
-final class RowSource implements AutoCloseable {
+public final class ArrowRows implements AutoCloseable {
     private final VectorSchemaRoot root;
     private final FieldVector[] vectors;
     private final Path file;
     private final int batch;
 
-    RowSource(VectorSchemaRoot root, String[] columns, Path file, int batch) {
+    public ArrowRows(VectorSchemaRoot root, String[] columns, Path file, int batch) {
         this.root = root;
         this.vectors = new FieldVector[columns.length];
         for (int c = 0; c < columns.length; c++) vectors[c] = root.getVector(columns[c]);
@@ -36,17 +36,17 @@ final class RowSource implements AutoCloseable {
     }
 
     /** The field called {@code name}, or null (Arrow's {@code Schema.findField} throws instead). */
-    static org.apache.arrow.vector.types.pojo.Field field(Schema schema, String name) {
+    public static org.apache.arrow.vector.types.pojo.Field field(Schema schema, String name) {
         for (var f : schema.getFields()) if (f.getName().equals(name)) return f;
         return null;
     }
 
     /** Fails on a schema whose columns ringloader cannot build batches of. */
-    static void check(Schema schema) {
+    public static void check(Schema schema) {
         SchemaLayout.of(schema);
     }
 
-    void write(int row, SampleWriter out) {
+    public void write(int row, SampleWriter out) {
         for (int c = 0; c < vectors.length; c++) {
             FieldVector v = vectors[c];
             if (v.isNull(row)) {

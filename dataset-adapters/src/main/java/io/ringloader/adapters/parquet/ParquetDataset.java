@@ -1,0 +1,162 @@
+package io.ringloader.adapters.parquet;
+
+import io.ringloader.adapters.arrow.ArrowRows;
+import io.ringloader.data.IterableDataset;
+import io.ringloader.data.WorkerContext;
+import org.apache.arrow.dataset.file.FileFormat;
+import org.apache.arrow.dataset.file.FileSystemDatasetFactory;
+import org.apache.arrow.dataset.jni.NativeMemoryPool;
+import org.apache.arrow.dataset.scanner.ScanOptions;
+import org.apache.arrow.dataset.scanner.Scanner;
+import org.apache.arrow.dataset.source.Dataset;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.ipc.ArrowReader;
+import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.Schema;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Parquet files (through Arrow's dataset module) as a streaming dataset: file {@code k} belongs to shard
+ * {@code k % shardCount}, and each worker scans its own files with its own native scanner, reading only
+ * the selected columns. The schema is read from the first file when the dataset is made; a missing or
+ * unreadable file is an error there, naming it.
+ */
+public final class ParquetDataset implements IterableDataset {
+    private final String[] uris;
+    private final String[] columns;
+    /** Arrow's Schema does not serialize: the recipe keeps its JSON form. */
+    private final String schemaJson;
+    private transient Schema schema;
+
+    private transient BufferAllocator allocator;
+    private transient List<AutoCloseable> open;
+
+    private ParquetDataset(List<Path> files, List<String> columns) {
+        if (files.isEmpty()) throw new IllegalArgumentException("ParquetDataset needs at least one file");
+        for (Path f : files) {
+            if (!Files.isRegularFile(f)) throw new IllegalArgumentException("Parquet file " + f + " does not exist");
+        }
+        this.uris = files.stream().map(f -> f.toAbsolutePath().toUri().toString()).toArray(String[]::new);
+        Schema full;
+        try (BufferAllocator a = new RootAllocator();
+             FileSystemDatasetFactory factory = new FileSystemDatasetFactory(a, NativeMemoryPool.getDefault(), FileFormat.PARQUET, uris[0])) {
+            full = factory.inspect();
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(files.getFirst() + " is not a readable Parquet file: " + e.getMessage(), e);
+        }
+        this.columns = columns.isEmpty() ? full.getFields().stream().map(Field::getName).toArray(String[]::new) : columns.toArray(String[]::new);
+        List<Field> fields = new ArrayList<>();
+        for (String c : this.columns) {
+            Field f = ArrowRows.field(full, c);
+            if (f == null) throw new IllegalArgumentException(files.getFirst() + " has no column '" + c + "'");
+            fields.add(f);
+        }
+        this.schema = new Schema(fields);
+        ArrowRows.check(schema);
+        this.schemaJson = schema.toJson();
+    }
+
+    /** The rows of {@code files}; {@code columns} selects and orders columns (none: all). */
+    public static ParquetDataset of(List<Path> files, String... columns) {
+        return new ParquetDataset(files, List.of(columns));
+    }
+
+    @Override
+    public Schema sampleSchema() {
+        if (schema == null) {
+            try {
+                schema = Schema.fromJSON(schemaJson);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return schema;
+    }
+
+    @Override
+    public void open(WorkerContext context) {
+        allocator = new RootAllocator();
+        open = new ArrayList<>();
+    }
+
+    @Override
+    public SampleSource stream(WorkerContext ctx) {
+        closeScans();
+        int[] file = {ctx.shardIndex() - ctx.shardCount()};
+        ArrowReader[] reader = {null};
+        ArrowRows[] rows = {null};
+        int[] row = {0};
+        return out -> {
+            while (true) {
+                if (rows[0] != null && row[0] < reader[0].getVectorSchemaRoot().getRowCount()) {
+                    rows[0].write(row[0]++, out);
+                    return true;
+                }
+                if (reader[0] != null && load(reader[0], file[0])) {
+                    rows[0] = new ArrowRows(reader[0].getVectorSchemaRoot(), columns, Path.of(java.net.URI.create(uris[file[0]])), 0);
+                    row[0] = 0;
+                    continue;
+                }
+                file[0] += ctx.shardCount();
+                if (file[0] >= uris.length) {
+                    closeScans();
+                    return false;
+                }
+                closeScans();
+                reader[0] = scan(file[0]);
+                rows[0] = null;
+            }
+        };
+    }
+
+    private ArrowReader scan(int f) {
+        try {
+            FileSystemDatasetFactory factory = new FileSystemDatasetFactory(allocator, NativeMemoryPool.getDefault(), FileFormat.PARQUET, uris[f]);
+            open.add(factory);
+            Dataset dataset = factory.finish();
+            open.add(dataset);
+            Scanner scanner = dataset.newScan(new ScanOptions(4096, Optional.of(columns)));
+            open.add(scanner);
+            ArrowReader reader = scanner.scanBatches();
+            open.add(reader);
+            return reader;
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(uris[f] + " cannot be scanned as Parquet: " + e.getMessage(), e);
+        }
+    }
+
+    private boolean load(ArrowReader reader, int f) {
+        try {
+            return reader.loadNextBatch();
+        } catch (IOException | RuntimeException e) {
+            throw new IllegalArgumentException(uris[f] + " is a damaged Parquet file: " + e.getMessage(), e);
+        }
+    }
+
+    private void closeScans() {
+        if (open == null) return;
+        for (int i = open.size() - 1; i >= 0; i--) {
+            try {
+                open.get(i).close();
+            } catch (Exception e) {
+                throw new IllegalStateException("cannot close a Parquet scan: " + e, e);
+            }
+        }
+        open.clear();
+    }
+
+    @Override
+    public void close() {
+        closeScans();
+        if (allocator != null) allocator.close();
+        allocator = null;
+    }
+}
