@@ -228,8 +228,9 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
 
     private List<Worker> startWorkers() {
         if (mode == WorkerMode.PROCESS && tmpDir == null) {
+            removeStaleTmpDirs();
             try {
-                tmpDir = java.nio.file.Files.createTempDirectory("ringloader-workers-");
+                tmpDir = java.nio.file.Files.createTempDirectory(TMP_PREFIX + ProcessHandle.current().pid() + "-");
             } catch (java.io.IOException e) {
                 throw new java.io.UncheckedIOException("cannot create a temporary folder for the workers", e);
             }
@@ -273,12 +274,39 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
 
     private void deleteTmpDir() {
         if (tmpDir == null) return;
-        try (var files = java.nio.file.Files.walk(tmpDir)) {
+        deleteTree(tmpDir);
+        tmpDir = null;
+    }
+
+    static final String TMP_PREFIX = "ringloader-workers-";
+
+    private static void deleteTree(java.nio.file.Path dir) {
+        try (var files = java.nio.file.Files.walk(dir)) {
             files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
         } catch (java.io.IOException e) {
             // best effort: it is under java.io.tmpdir
         }
-        tmpDir = null;
+    }
+
+    /**
+     * Removes the workers' temporary folders of trainers that no longer run (their names carry the
+     * trainer's pid): a trainer killed with -9 cannot remove its own.
+     */
+    static void removeStaleTmpDirs() {
+        try (var dirs = java.nio.file.Files.list(java.nio.file.Path.of(System.getProperty("java.io.tmpdir")))) {
+            for (java.nio.file.Path d : (Iterable<java.nio.file.Path>) dirs::iterator) {
+                String n = d.getFileName().toString();
+                if (!n.startsWith(TMP_PREFIX)) continue;
+                try {
+                    long pid = Long.parseLong(n.substring(TMP_PREFIX.length()).split("-", 2)[0]);
+                    if (ProcessHandle.of(pid).isEmpty()) deleteTree(d);
+                } catch (NumberFormatException e) {
+                    // not one of ours
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            // best effort
+        }
     }
 
     private DataLoaderException fail(DataLoaderException e) {

@@ -141,7 +141,8 @@ class SupervisionTest {
 
     @Test
     void whenTheTrainerIsKilledWith9ItsWorkersExitWithin1sAndNothingIsLeftInDevShm() throws Exception {
-        Process trainer = new ProcessBuilder(JavaProcess.command(TrainerMain.class.getName(), List.of(), List.of()))
+        Process trainer = new ProcessBuilder(JavaProcess.command(TrainerMain.class.getName(),
+                List.of("-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir")), List.of()))
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
         List<Long> workers = new ArrayList<>();
         try (BufferedReader out = new BufferedReader(new InputStreamReader(trainer.getInputStream()))) {
@@ -165,6 +166,12 @@ class SupervisionTest {
                         .as("the dead trainer's shared memory").isEmpty();
             }
             System.out.println("workers of a killed trainer exited within " + ms + " ms");
+            // The killed trainer could not remove its workers' temporary folder; the next loader does.
+            DataLoader.builder(new Datasets.Numbers(1)).numWorkers(1).build().close();
+            try (var dirs = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+                assertThat(dirs.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("ringloader-workers-" + trainer.pid() + "-")).toList())
+                        .as("the killed trainer's temporary folder, after the next loader").isEmpty();
+            }
         } finally {
             trainer.destroyForcibly();
         }
