@@ -25,6 +25,8 @@ import java.util.List;
 public final class ArrowStreamDataset implements IterableDataset {
     private final String[] files;
     private final String[] columns;
+    /** Arrow's Schema does not serialize: the recipe keeps its JSON form. */
+    private final String schemaJson;
     private transient Schema schema;
     private transient BufferAllocator allocator;
     private transient ArrowStreamReader reader;
@@ -43,6 +45,7 @@ public final class ArrowStreamDataset implements IterableDataset {
             }
             this.schema = new Schema(fields);
             ArrowRows.check(schema);
+            this.schemaJson = schema.toJson();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -68,10 +71,8 @@ public final class ArrowStreamDataset implements IterableDataset {
     @Override
     public Schema sampleSchema() {
         if (schema == null) {
-            try (BufferAllocator a = new RootAllocator(); ArrowStreamReader r = reader(Path.of(files[0]), a)) {
-                List<Field> fields = new ArrayList<>();
-                for (String c : columns) fields.add(ArrowRows.field(r.getVectorSchemaRoot().getSchema(), c));
-                schema = new Schema(fields);
+            try {
+                schema = Schema.fromJSON(schemaJson);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }

@@ -18,7 +18,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.SplittableRandom;
 import java.util.stream.Stream;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
@@ -112,14 +111,9 @@ public final class ImageFolderDataset implements MapDataset {
         g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
         g.drawImage(img, 0, 0, big, big, null);
         g.dispose();
-        int margin = big - size, x0 = margin / 2, y0 = margin / 2;
-        boolean flip = false;
-        if (augment) {
-            SplittableRandom random = out.random();
-            x0 = random.nextInt(margin + 1);
-            y0 = random.nextInt(margin + 1);
-            flip = random.nextBoolean();
-        }
+        Crop crop = Crop.of(out, big - size, augment);
+        int x0 = crop.x(), y0 = crop.y();
+        boolean flip = crop.flip();
         MemorySegment image = out.tensor(0);
         long plane = (long) size * size;
         for (int y = 0; y < size; y++) {

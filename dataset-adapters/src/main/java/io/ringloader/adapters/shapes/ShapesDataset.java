@@ -21,7 +21,6 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.util.SplittableRandom;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
@@ -111,15 +110,10 @@ public final class ShapesDataset implements MapDataset {
             throw new IOException("sample " + index + " of " + file + " is not a " + Shapes.SIZE + "x" + Shapes.SIZE + " RGB PNG");
         }
         byte[] bgr = ((DataBufferByte) img.getRaster().getDataBuffer()).getData();
-        int w = img.getWidth(), margin = w - CROP;
-        int x0 = margin / 2, y0 = margin / 2;
-        boolean flip = false;
-        if (augment) {
-            SplittableRandom random = out.random();
-            x0 = random.nextInt(margin + 1);
-            y0 = random.nextInt(margin + 1);
-            flip = random.nextBoolean();
-        }
+        int w = img.getWidth();
+        io.ringloader.adapters.images.Crop crop = io.ringloader.adapters.images.Crop.of(out, w - CROP, augment);
+        int x0 = crop.x(), y0 = crop.y();
+        boolean flip = crop.flip();
         MemorySegment image = out.tensor(0);
         for (int y = 0; y < CROP; y++) {
             for (int x = 0; x < CROP; x++) {
