@@ -17,7 +17,7 @@ public final class Main {
               test                 run every test of the project (handled by the launcher script)
               bench ring           GB/s through the shared-memory ring vs memcpy, as JSON lines
               bench --workload W [--workers N] [--mode process|thread|inline]
-                                   a workload of docs/benchmarks.md (tiny, wide, cpu, startup)
+                                   a workload of docs/benchmarks.md (tiny, wide, cpu, startup, train)
             """;
 
     public static void main(String[] args) throws Exception {
