@@ -61,6 +61,19 @@ class HttpAdapterTest {
     }
 
     @Test
+    void aServerThatIsDownIsAClearErrorAfterTheRetries() throws Exception {
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            port = s.getLocalPort(); // closed again: nothing listens there
+        }
+        try (DataLoader l = DataLoader.builder(HttpDataset.of("http://127.0.0.1:" + port + "/item/{i}", 10).withRetries(3, 1000))
+                .batchSize(5).numWorkers(1).build()) {
+            assertThatThrownBy(() -> l.iterator().next()).isInstanceOf(SampleReadException.class)
+                    .hasMessageContaining("GET http://127.0.0.1:" + port + "/item/0 (sample 0) failed 3 times");
+        }
+    }
+
+    @Test
     void aServerThatDiesMidEpochIsAClearErrorNotAHang() throws Exception {
         TestHttpServer server = new TestHttpServer();
         try (DataLoader l = DataLoader.builder(HttpDataset.of(server.template(), 1000).withRetries(3, 1000)).batchSize(10).numWorkers(2).build()) {

@@ -57,6 +57,7 @@ class ImageAndDjlAdaptersTest {
         ImageFolderDataset ds = ImageFolderDataset.of(root, 8, true);
         assertThat(ds.classes()).containsExactly("blue", "red");
         Map<Integer, List<String>> runs = new HashMap<>();
+        java.util.Set<Integer> builders = new java.util.HashSet<>();
         for (int workers : new int[] {0, 2}) {
             List<String> contents = new ArrayList<>();
             try (DataLoader l = DataLoader.builder(ds).batchSize(8).seed(5).numWorkers(workers).build()) {
@@ -71,12 +72,14 @@ class ImageAndDjlAdaptersTest {
                             else assertThat(px.get(at + 2 * plane)).isGreaterThan(0.8f);
                         }
                         contents.add(io.ringloader.it.loader.BatchesAccess.content(b));
+                        if (workers == 2) builders.add(b.workerId());
                     }
                 }
             }
             runs.put(workers, contents);
         }
         assertThat(runs.get(2)).as("the same augmented batches with 2 workers as with none").isEqualTo(runs.get(0));
+        assertThat(builders).as("both workers decoded pictures themselves").containsExactlyInAnyOrder(0, 1);
     }
 
     @Test

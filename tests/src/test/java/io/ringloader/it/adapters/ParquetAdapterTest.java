@@ -74,7 +74,7 @@ class ParquetAdapterTest {
         ParquetDataset ds = ParquetDataset.of(files, "name", "id");
         assertThat(ds.sampleSchema().getFields()).extracting(f -> f.getName()).containsExactly("name", "id");
         for (int workers : new int[] {0, 2}) {
-            try (DataLoader l = DataLoader.builder(ds).batchSize(100).numWorkers(workers).build()) {
+            try (DataLoader l = DataLoader.builder(ds).batchSize(100).numWorkers(workers).persistentWorkers(true).build()) {
                 Set<Long> ids = new HashSet<>();
                 for (Batch b : l) {
                     try (b) {
@@ -87,6 +87,10 @@ class ParquetAdapterTest {
                     }
                 }
                 assertThat(ids).as("rows with %d workers", workers).hasSize(1200);
+                for (long pid : l.workerPids()) {
+                    assertThat(Files.readString(Path.of("/proc/" + pid + "/maps"))).as("worker pid %d runs its own native scanner", pid)
+                            .contains("jnilib");
+                }
             }
         }
     }
