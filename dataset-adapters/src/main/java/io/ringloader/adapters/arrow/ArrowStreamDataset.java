@@ -25,9 +25,7 @@ import java.util.List;
 public final class ArrowStreamDataset implements IterableDataset {
     private final String[] files;
     private final String[] columns;
-    /** Arrow's Schema does not serialize: the recipe keeps its JSON form. */
-    private final String schemaJson;
-    private transient Schema schema;
+    private final io.ringloader.data.SerializableSchema schema;
     private transient BufferAllocator allocator;
     private transient ArrowStreamReader reader;
 
@@ -43,9 +41,9 @@ public final class ArrowStreamDataset implements IterableDataset {
                 if (f == null) throw new IllegalArgumentException(files.getFirst() + " has no column '" + c + "'");
                 fields.add(f);
             }
-            this.schema = new Schema(fields);
-            ArrowRows.check(schema);
-            this.schemaJson = schema.toJson();
+            Schema selected = new Schema(fields);
+            ArrowRows.check(selected);
+            this.schema = new io.ringloader.data.SerializableSchema(selected);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -70,14 +68,7 @@ public final class ArrowStreamDataset implements IterableDataset {
 
     @Override
     public Schema sampleSchema() {
-        if (schema == null) {
-            try {
-                schema = Schema.fromJSON(schemaJson);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
-        return schema;
+        return schema.get();
     }
 
     @Override

@@ -53,9 +53,7 @@ public final class HttpDataset implements MapDataset {
 
     private final String template;
     private final long size;
-    /** Arrow's Schema does not serialize: the recipe keeps its JSON form. */
-    private final String schemaJson;
-    private transient Schema schema;
+    private final io.ringloader.data.SerializableSchema schema;
     private final Decoder decoder;
     private final int attempts;
     private final long timeoutMillis;
@@ -71,8 +69,7 @@ public final class HttpDataset implements MapDataset {
         if (!"http".equals(uri.getScheme())) throw new IllegalArgumentException("HttpDataset speaks plain http, not " + uri.getScheme() + ": " + template);
         this.template = template;
         this.size = size;
-        this.schema = schema;
-        this.schemaJson = schema.toJson();
+        this.schema = new io.ringloader.data.SerializableSchema(schema);
         this.decoder = decoder;
         this.attempts = attempts;
         this.timeoutMillis = timeoutMillis;
@@ -95,14 +92,7 @@ public final class HttpDataset implements MapDataset {
 
     @Override
     public Schema sampleSchema() {
-        if (schema == null) {
-            try {
-                schema = Schema.fromJSON(schemaJson);
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        }
-        return schema;
+        return schema.get();
     }
 
     @Override

@@ -27,9 +27,7 @@ public final class LanceDataset implements MapDataset {
     private final String path;
     private final String[] columns;
     private final long size;
-    /** Arrow's Schema does not serialize: the recipe keeps its JSON form. */
-    private final String schemaJson;
-    private transient Schema schema;
+    private final io.ringloader.data.SerializableSchema schema;
 
     private transient BufferAllocator allocator;
     private transient Dataset dataset;
@@ -47,9 +45,9 @@ public final class LanceDataset implements MapDataset {
                 if (f == null) throw new IllegalArgumentException("Lance dataset " + path + " has no column '" + c + "'");
                 fields.add(f);
             }
-            this.schema = new Schema(fields);
-            ArrowRows.check(schema);
-            this.schemaJson = schema.toJson();
+            Schema selected = new Schema(fields);
+            ArrowRows.check(selected);
+            this.schema = new io.ringloader.data.SerializableSchema(selected);
             this.size = ds.countRows();
         }
     }
@@ -69,14 +67,7 @@ public final class LanceDataset implements MapDataset {
 
     @Override
     public Schema sampleSchema() {
-        if (schema == null) {
-            try {
-                schema = Schema.fromJSON(schemaJson);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
-        return schema;
+        return schema.get();
     }
 
     @Override

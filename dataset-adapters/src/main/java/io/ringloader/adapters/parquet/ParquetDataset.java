@@ -32,9 +32,7 @@ import java.util.Optional;
 public final class ParquetDataset implements IterableDataset {
     private final String[] uris;
     private final String[] columns;
-    /** Arrow's Schema does not serialize: the recipe keeps its JSON form. */
-    private final String schemaJson;
-    private transient Schema schema;
+    private final io.ringloader.data.SerializableSchema schema;
 
     private transient BufferAllocator allocator;
     private transient List<AutoCloseable> open;
@@ -59,9 +57,9 @@ public final class ParquetDataset implements IterableDataset {
             if (f == null) throw new IllegalArgumentException(files.getFirst() + " has no column '" + c + "'");
             fields.add(f);
         }
-        this.schema = new Schema(fields);
-        ArrowRows.check(schema);
-        this.schemaJson = schema.toJson();
+        Schema selected = new Schema(fields);
+        ArrowRows.check(selected);
+        this.schema = new io.ringloader.data.SerializableSchema(selected);
     }
 
     /** The rows of {@code files}; {@code columns} selects and orders columns (none: all). */
@@ -71,14 +69,7 @@ public final class ParquetDataset implements IterableDataset {
 
     @Override
     public Schema sampleSchema() {
-        if (schema == null) {
-            try {
-                schema = Schema.fromJSON(schemaJson);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
-        return schema;
+        return schema.get();
     }
 
     @Override
