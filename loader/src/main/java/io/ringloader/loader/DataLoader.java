@@ -2,7 +2,9 @@ package io.ringloader.loader;
 
 import io.ringloader.batch.BatchLayout;
 import io.ringloader.batch.BatchReader;
+import io.ringloader.batch.ColumnLayout;
 import io.ringloader.batch.RecordHeader;
+import io.ringloader.batch.SchemaLayout;
 import io.ringloader.data.Dataset;
 import io.ringloader.data.IterableDataset;
 import io.ringloader.data.MapDataset;
@@ -11,20 +13,24 @@ import io.ringloader.os.SharedMemory;
 import io.ringloader.ring.PeerDiedException;
 import io.ringloader.ring.RingClosedException;
 import io.ringloader.ring.RingDescriptor;
+import io.ringloader.ring.RingException;
 import io.ringloader.ring.RingRecord;
 import io.ringloader.sampler.BatchSampler;
 import io.ringloader.sampler.Sampler;
 import io.ringloader.worker.Recipe;
 import io.ringloader.worker.Worker;
+import io.ringloader.worker.WorkerFailure;
 import io.ringloader.worker.WorkerMode;
 import io.ringloader.worker.WorkerSpec;
-import io.ringloader.worker.WorkerFailure;
+import io.ringloader.worker.WorkerTmpDir;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.types.pojo.Schema;
 
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
@@ -90,7 +96,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     private final Dataset dataset;
     private final Recipe recipe;
     private final Schema schema;
-    private final List<io.ringloader.batch.ColumnLayout> columns;
+    private final List<ColumnLayout> columns;
     private final BatchSampler batchSampler;
     private final int batchSize;
     private final long seed;
@@ -112,7 +118,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     private final AtomicInteger liveBatches = new AtomicInteger();
     private List<Worker> workers;
     /** The workers' java.io.tmpdir, removed at close(). */
-    private java.nio.file.Path tmpDir;
+    private Path tmpDir;
     private Iterator<Batch> current;
     private int nextEpoch;
     private volatile boolean closed;
@@ -126,7 +132,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     private DataLoader(Builder b) {
         this.dataset = b.dataset;
         this.schema = dataset.sampleSchema();
-        this.columns = io.ringloader.batch.SchemaLayout.of(schema); // fails early on an unsupported column
+        this.columns = SchemaLayout.of(schema); // fails early on an unsupported column
         BatchLayout layout = new BatchLayout(columns);
         this.recipe = Recipe.of(dataset);
         this.batchSize = b.batchSize;
@@ -153,7 +159,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             this.batchSampler = null;
         }
         long estimate = RecordHeader.LENGTH + layout.metaReserve() + layout.fixedBodyBytes(b.batchSize)
-                + layout.columns().stream().filter(c -> c.kind() == io.ringloader.batch.ColumnLayout.Kind.VARIABLE)
+                + layout.columns().stream().filter(c -> c.kind() == ColumnLayout.Kind.VARIABLE)
                 .mapToLong(c -> 256L * b.batchSize + 4096).sum();
         this.prefetch = mode == WorkerMode.INLINE ? 1 : b.prefetchFactor > 0 ? b.prefetchFactor : defaultPrefetch(estimate);
         // Room for the batches in flight plus two the trainer may hold; a batch can never be larger than its ring.
@@ -227,14 +233,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     }
 
     private List<Worker> startWorkers() {
-        if (mode == WorkerMode.PROCESS && tmpDir == null) {
-            removeStaleTmpDirs();
-            try {
-                tmpDir = java.nio.file.Files.createTempDirectory(TMP_PREFIX + ProcessHandle.current().pid() + "-");
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException("cannot create a temporary folder for the workers", e);
-            }
-        }
+        if (mode == WorkerMode.PROCESS && tmpDir == null) tmpDir = WorkerTmpDir.create();
         List<Worker> started = new ArrayList<>();
         int[] cpus = pinWorkers ? io.ringloader.os.Posix.allowedCpus() : new int[0];
         try {
@@ -274,39 +273,8 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
 
     private void deleteTmpDir() {
         if (tmpDir == null) return;
-        deleteTree(tmpDir);
+        WorkerTmpDir.delete(tmpDir);
         tmpDir = null;
-    }
-
-    static final String TMP_PREFIX = "ringloader-workers-";
-
-    private static void deleteTree(java.nio.file.Path dir) {
-        try (var files = java.nio.file.Files.walk(dir)) {
-            files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-        } catch (java.io.IOException e) {
-            // best effort: it is under java.io.tmpdir
-        }
-    }
-
-    /**
-     * Removes the workers' temporary folders of trainers that no longer run (their names carry the
-     * trainer's pid): a trainer killed with -9 cannot remove its own.
-     */
-    static void removeStaleTmpDirs() {
-        try (var dirs = java.nio.file.Files.list(java.nio.file.Path.of(System.getProperty("java.io.tmpdir")))) {
-            for (java.nio.file.Path d : (Iterable<java.nio.file.Path>) dirs::iterator) {
-                String n = d.getFileName().toString();
-                if (!n.startsWith(TMP_PREFIX)) continue;
-                try {
-                    long pid = Long.parseLong(n.substring(TMP_PREFIX.length()).split("-", 2)[0]);
-                    if (ProcessHandle.of(pid).isEmpty()) deleteTree(d);
-                } catch (NumberFormatException e) {
-                    // not one of ours
-                }
-            }
-        } catch (java.io.IOException | RuntimeException e) {
-            // best effort
-        }
     }
 
     private DataLoaderException fail(DataLoaderException e) {
@@ -497,7 +465,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         private int delivered;
         private int sent;
         /** Per worker, the batches asked of it and not yet delivered, oldest first: it is building the first. */
-        private final java.util.ArrayDeque<Integer>[] pending;
+        private final ArrayDeque<Integer>[] pending;
         private int rotor;
 
         MapEpoch(MapDataset map, int epoch) {
@@ -505,8 +473,8 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             this.plan = batchSampler.batches(map.size(), seed, epoch);
             this.window = ws.size() * prefetch;
             @SuppressWarnings("unchecked")
-            java.util.ArrayDeque<Integer>[] p = new java.util.ArrayDeque[ws.size()];
-            for (int w = 0; w < p.length; w++) p[w] = new java.util.ArrayDeque<>();
+            ArrayDeque<Integer>[] p = new ArrayDeque[ws.size()];
+            for (int w = 0; w < p.length; w++) p[w] = new ArrayDeque<>();
             this.pending = p;
             refill();
             if (plan.isEmpty()) finish();
@@ -518,7 +486,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while sending a request", e);
-            } catch (IllegalStateException | io.ringloader.ring.RingException e) {
+            } catch (IllegalStateException | RingException e) {
                 // Its rings closed when it exited: report how, and the batch it was building.
                 int building = pending[w].isEmpty() ? k : pending[w].peek();
                 throw fail(died(ws.get(w), what(building)));
@@ -630,7 +598,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while sending a request", e);
-            } catch (IllegalStateException | io.ringloader.ring.RingException e) {
+            } catch (IllegalStateException | RingException e) {
                 throw fail(died(ws.get(w), "batch " + requested[w] + " of worker " + w + "'s shard in epoch " + epoch));
             }
         }
