@@ -41,6 +41,27 @@ public final class ArrowRows implements AutoCloseable {
         return null;
     }
 
+    /** Columns chosen from a source's schema. */
+    public record Selection(String[] names, Schema schema) {}
+
+    /**
+     * The columns {@code wanted} of {@code full} in that order (none: all of them), checked: a missing
+     * column, or one ringloader cannot build batches of, is an error naming {@code source}.
+     */
+    public static Selection select(Schema full, java.util.List<String> wanted, String source) {
+        String[] names = wanted.isEmpty() ? full.getFields().stream().map(org.apache.arrow.vector.types.pojo.Field::getName).toArray(String[]::new)
+                : wanted.toArray(String[]::new);
+        java.util.List<org.apache.arrow.vector.types.pojo.Field> fields = new java.util.ArrayList<>();
+        for (String c : names) {
+            var f = field(full, c);
+            if (f == null) throw new IllegalArgumentException(source + " has no column '" + c + "'");
+            fields.add(f);
+        }
+        Schema selected = new Schema(fields);
+        check(selected);
+        return new Selection(names, selected);
+    }
+
     /** Fails on a schema whose columns ringloader cannot build batches of. */
     public static void check(Schema schema) {
         SchemaLayout.of(schema);

@@ -34,16 +34,9 @@ public final class ArrowStreamDataset implements IterableDataset {
         this.files = files.stream().map(Path::toString).toArray(String[]::new);
         try (BufferAllocator a = new RootAllocator(); ArrowStreamReader r = reader(files.getFirst(), a)) {
             Schema full = r.getVectorSchemaRoot().getSchema();
-            this.columns = columns.isEmpty() ? full.getFields().stream().map(Field::getName).toArray(String[]::new) : columns.toArray(String[]::new);
-            List<Field> fields = new ArrayList<>();
-            for (String c : this.columns) {
-                Field f = ArrowRows.field(full, c);
-                if (f == null) throw new IllegalArgumentException(files.getFirst() + " has no column '" + c + "'");
-                fields.add(f);
-            }
-            Schema selected = new Schema(fields);
-            ArrowRows.check(selected);
-            this.schema = new io.ringloader.data.SerializableSchema(selected);
+            ArrowRows.Selection selection = ArrowRows.select(full, columns, files.getFirst().toString());
+            this.columns = selection.names();
+            this.schema = new io.ringloader.data.SerializableSchema(selection.schema());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -38,16 +38,9 @@ public final class LanceDataset implements MapDataset {
         this.path = path.toString();
         try (BufferAllocator a = new RootAllocator(); Dataset ds = open(this.path, a)) {
             Schema full = ds.getSchema();
-            this.columns = columns.isEmpty() ? full.getFields().stream().map(Field::getName).toArray(String[]::new) : columns.toArray(String[]::new);
-            List<Field> fields = new ArrayList<>();
-            for (String c : this.columns) {
-                Field f = ArrowRows.field(full, c);
-                if (f == null) throw new IllegalArgumentException("Lance dataset " + path + " has no column '" + c + "'");
-                fields.add(f);
-            }
-            Schema selected = new Schema(fields);
-            ArrowRows.check(selected);
-            this.schema = new io.ringloader.data.SerializableSchema(selected);
+            ArrowRows.Selection selection = ArrowRows.select(full, columns, "Lance dataset " + path);
+            this.columns = selection.names();
+            this.schema = new io.ringloader.data.SerializableSchema(selection.schema());
             this.size = ds.countRows();
         }
     }

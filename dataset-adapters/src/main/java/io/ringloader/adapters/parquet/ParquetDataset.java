@@ -50,16 +50,9 @@ public final class ParquetDataset implements IterableDataset {
         } catch (RuntimeException e) {
             throw new IllegalArgumentException(files.getFirst() + " is not a readable Parquet file: " + e.getMessage(), e);
         }
-        this.columns = columns.isEmpty() ? full.getFields().stream().map(Field::getName).toArray(String[]::new) : columns.toArray(String[]::new);
-        List<Field> fields = new ArrayList<>();
-        for (String c : this.columns) {
-            Field f = ArrowRows.field(full, c);
-            if (f == null) throw new IllegalArgumentException(files.getFirst() + " has no column '" + c + "'");
-            fields.add(f);
-        }
-        Schema selected = new Schema(fields);
-        ArrowRows.check(selected);
-        this.schema = new io.ringloader.data.SerializableSchema(selected);
+        ArrowRows.Selection selection = ArrowRows.select(full, columns, files.getFirst().toString());
+        this.columns = selection.names();
+        this.schema = new io.ringloader.data.SerializableSchema(selection.schema());
     }
 
     /** The rows of {@code files}; {@code columns} selects and orders columns (none: all). */
