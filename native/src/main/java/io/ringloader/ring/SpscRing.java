@@ -42,6 +42,8 @@ public final class SpscRing {
 
     /** The longest a waiter sleeps before it checks its deadline, the closed flag and its peer. */
     public static final long WAIT_SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+    /** How often a waiter asks the kernel whether the other side's process still lives. */
+    private static final long PEER_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
     /** How long a waiter spins before it sleeps: long enough to catch a peer that is mid-write. */
     private static final long SPIN_NANOS = TimeUnit.MICROSECONDS.toNanos(20);
 
@@ -383,13 +385,24 @@ public final class SpscRing {
             if (ready.test()) return true;
             Thread.onSpinWait();
         }
+        return sleepUntil(seqOffset, waitersOffset, ready, start, timeout, peerPidOffset);
+    }
+
+    /**
+     * The slow half of {@link #await}, a method of its own: the JIT compiles the spin loop above without
+     * it. (Inlined together they made one of the largest methods of the trainer, and compiling it took a
+     * core for ~0.2 s in the middle of a short epoch.)
+     */
+    private boolean sleepUntil(long seqOffset, long waitersOffset, Condition ready, long start, long timeout, long peerPidOffset)
+            throws InterruptedException {
         while (true) {
             int seq = (int) INT.getVolatile(header, seqOffset);
             if (ready.test()) return true;
             if (Thread.interrupted()) throw new InterruptedException("interrupted while waiting on ring " + name);
-            long left = timeout - (System.nanoTime() - start);
+            long now = System.nanoTime();
+            long left = timeout - (now - start);
             if (left <= 0) return false;
-            checkPeer(peerPidOffset);
+            checkPeer(peerPidOffset, now);
             INT.getAndAdd(header, waitersOffset, 1);
             try {
                 Futex.await(header, seqOffset, seq, Math.min(left, WAIT_SLICE_NANOS));
@@ -404,7 +417,12 @@ public final class SpscRing {
         if ((int) INT.getVolatile(header, waitersOffset) > 0) Futex.wakeAll(header, seqOffset);
     }
 
-    private void checkPeer(long peerPidOffset) {
+    /**
+     * Throws if the other side's process is gone. Asking the kernel costs a few microseconds, so a waiter
+     * asks at most once per {@link #PEER_CHECK_NANOS}: a trainer that waits for every batch does not pay
+     * it every time, and a dead peer is still seen within one wait slice.
+     */
+    private void checkPeer(long peerPidOffset, long now) {
         boolean producer = peerPidOffset == PRODUCER_PID_OFFSET;
         Peer peer = producer ? producerPeer : consumerPeer;
         long pid = (long) LONG.getAcquire(header, peerPidOffset);
@@ -412,20 +430,35 @@ public final class SpscRing {
         if (peer == null || peer.pid != pid) {
             peer = new Peer(pid, ProcessHandle.of(pid));
             if (producer) producerPeer = peer; else consumerPeer = peer;
+        } else if (now - peer.checkedAt < PEER_CHECK_NANOS) {
+            return;
         }
-        if (peer.handle.isEmpty() || !peer.handle.get().isAlive()) {
-            String role = producer ? "producer" : "consumer";
-            String waiting = producer ? "data" : "space";
-            throw new PeerDiedException("the " + role + " of ring " + name + " (pid " + pid
-                    + ") died while this process waited for " + waiting, pid);
-        }
+        peer.checkedAt = now;
+        if (peer.handle.isEmpty() || !peer.handle.get().isAlive()) throw peerDied(producer, pid);
+    }
+
+    private PeerDiedException peerDied(boolean producer, long pid) {
+        String role = producer ? "producer" : "consumer";
+        String waiting = producer ? "data" : "space";
+        return new PeerDiedException("the " + role + " of ring " + name + " (pid " + pid
+                + ") died while this process waited for " + waiting, pid);
     }
 
     private long index(long position) {
         return position % capacity;
     }
 
-    private record Peer(long pid, Optional<ProcessHandle> handle) {}
+    /** The other side's process, and when a waiter last asked whether it lives (System.nanoTime). */
+    private static final class Peer {
+        final long pid;
+        final Optional<ProcessHandle> handle;
+        long checkedAt;
+
+        Peer(long pid, Optional<ProcessHandle> handle) {
+            this.pid = pid;
+            this.handle = handle;
+        }
+    }
 
     @FunctionalInterface
     private interface Condition {

@@ -33,8 +33,9 @@ public final class LoaderBench {
                 case "--mode" -> mode = WorkerMode.valueOf(args[++i].toUpperCase(Locale.ROOT));
                 case "--prefetch" -> prefetch = Integer.parseInt(args[++i]);
                 case "--pin" -> pin = true;
+                case "--worker-jvm" -> WORKER_JVM = args[++i].trim().split("\\s+");
                 default -> throw new IllegalArgumentException("bench: unknown option " + args[i]
-                        + " (known: --workload tiny|wide|cpu|startup, --workers N, --mode process|thread|inline, --prefetch K, --pin)");
+                        + " (known: --workload tiny|wide|cpu|startup, --workers N, --mode process|thread|inline, --prefetch K, --pin, --worker-jvm OPTIONS)");
             }
         }
         if (workload == null) throw new IllegalArgumentException("bench: say which workload: --workload tiny|wide|cpu|startup");
@@ -59,10 +60,13 @@ public final class LoaderBench {
     private static int PREFETCH;
     /** --pin: pinWorkers(true). */
     private static boolean PIN;
+    /** --worker-jvm: extra JVM options for process workers. */
+    private static String[] WORKER_JVM = new String[0];
 
     static DataLoader.Builder builder(MapDataset ds, int batch, WorkerMode mode, int workers) {
         DataLoader.Builder b = DataLoader.builder(ds).batchSize(batch).mode(mode).numWorkers(mode == WorkerMode.INLINE ? 0 : workers);
         b.pinWorkers(PIN);
+        if (WORKER_JVM.length > 0 && !WORKER_JVM[0].isEmpty()) b.workerJvmOptions(WORKER_JVM);
         return PREFETCH > 0 ? b.prefetchFactor(PREFETCH) : b;
     }
 
@@ -70,12 +74,15 @@ public final class LoaderBench {
     static String throughput(String impl, String workload, MapDataset ds, int batch, WorkerMode mode, int workers) {
         try (DataLoader loader = builder(ds, batch, mode, workers).shuffle(true).seed(42).persistentWorkers(true).build()) {
             consume(workload, loader);
+            var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+            long cpu0 = os.getProcessCpuTime();
             long t0 = System.nanoTime();
             var before = loader.stats();
             long[] n = consume(workload, loader);
             double s = (System.nanoTime() - t0) / 1e9;
             var after = loader.stats();
             if (Boolean.getBoolean("ringloader.bench.verbose")) {
+                System.err.printf(Locale.ROOT, "trainer process (all its threads, the JIT's too): cpu %.1f ms of %.1f ms%n", (os.getProcessCpuTime() - cpu0) / 1e6, s * 1e3);
                 for (int w = 0; w < after.workers().size(); w++) {
                     var a = after.workers().get(w);
                     var bw = before.workers().get(w);
