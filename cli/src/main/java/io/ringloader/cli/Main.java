@@ -17,7 +17,11 @@ public final class Main {
               test                 run every test of the project (handled by the launcher script)
               bench ring           GB/s through the shared-memory ring vs memcpy, as JSON lines
               bench --workload W [--workers N] [--mode process|thread|inline]
-                                   a workload of docs/benchmarks.md (tiny, wide, cpu, startup, train)
+                                   a workload of docs/benchmarks.md (tiny, wide, cpu, startup, train);
+                                   --peer djl --threads N: DJL's own pipeline on it instead
+              bench --compare [--publish]
+                                   every workload, every mode, 0-4 workers, beside PyTorch's DataLoader
+                                   (fork, spawn) and DJL's pipeline; report and charts in bench-results/
             """;
 
     public static void main(String[] args) throws Exception {
@@ -44,6 +48,10 @@ public final class Main {
     private static void bench(String[] args) throws Exception {
         if (args.length > 0 && args[0].equals("ring")) {
             RingCommands.benchRing(Arrays.copyOfRange(args, 1, args.length));
+            return;
+        }
+        if (Arrays.asList(args).contains("--compare")) {
+            io.ringloader.cli.bench.CompareBench.run(args);
             return;
         }
         if (args.length > 0 && args[0].startsWith("--")) {

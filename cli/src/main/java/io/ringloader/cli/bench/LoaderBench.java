@@ -26,6 +26,8 @@ public final class LoaderBench {
         WorkerMode mode = WorkerMode.PROCESS;
         int prefetch = 0;
         boolean pin = false;
+        String peer = "";
+        int threads = 2;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--workload" -> workload = args[++i];
@@ -34,8 +36,10 @@ public final class LoaderBench {
                 case "--prefetch" -> prefetch = Integer.parseInt(args[++i]);
                 case "--pin" -> pin = true;
                 case "--worker-jvm" -> WORKER_JVM = args[++i].trim().split("\\s+");
+                case "--peer" -> peer = args[++i];
+                case "--threads" -> threads = Integer.parseInt(args[++i]);
                 default -> throw new IllegalArgumentException("bench: unknown option " + args[i]
-                        + " (known: --workload tiny|wide|cpu|startup, --workers N, --mode process|thread|inline, --prefetch K, --pin, --worker-jvm OPTIONS)");
+                        + " (known: --workload tiny|wide|cpu|startup, --workers N, --mode process|thread|inline, --prefetch K, --pin, --worker-jvm OPTIONS, --peer djl|none, --threads N)");
             }
         }
         if (workload == null) throw new IllegalArgumentException("bench: say which workload: --workload tiny|wide|cpu|startup");
@@ -43,6 +47,18 @@ public final class LoaderBench {
         PREFETCH = prefetch;
         PIN = pin;
         String impl = "ringloader-" + mode.name().toLowerCase(Locale.ROOT) + (pin ? "-pinned" : "");
+        if (!peer.isEmpty() && !peer.equals("djl") && !peer.equals("none")) {
+            throw new IllegalArgumentException("bench: unknown peer " + peer + " (djl: DJL's own pipeline; none: ringloader only, for train)");
+        }
+        if (peer.equals("djl") && !workload.equals("train")) {
+            System.out.println(switch (workload) {
+                case "tiny" -> DjlPipelineBench.run("tiny", new Workloads.Tiny(), 256, threads);
+                case "cpu" -> DjlPipelineBench.run("cpu", new Workloads.Cpu(), 64, threads);
+                case "wide" -> DjlPipelineBench.run("wide", new Workloads.Wide(), 32, threads);
+                default -> throw new IllegalArgumentException("bench: DJL's pipeline runs tiny, wide, cpu and train, not " + workload);
+            });
+            return;
+        }
         switch (workload) {
             case "tiny" -> System.out.println(throughput(impl, "tiny", new Workloads.Tiny(), 256, mode, workers));
             case "cpu" -> System.out.println(throughput(impl, "cpu", new Workloads.Cpu(), 64, mode, workers));
@@ -51,7 +67,7 @@ public final class LoaderBench {
                 System.out.println(throughput(impl, "wide", new Workloads.Wide(), 32, mode, workers));
             }
             case "startup" -> System.out.println(startup(impl, mode, workers));
-            case "train" -> TrainBench.run();
+            case "train" -> TrainBench.run(workers, mode, !peer.equals("djl"), !peer.equals("none"), threads);
             default -> throw new IllegalArgumentException("bench: unknown workload " + workload + " (tiny, wide, cpu, startup, train)");
         }
     }

@@ -13,17 +13,15 @@ import ai.djl.training.GradientCollector;
 import ai.djl.training.Trainer;
 import ai.djl.training.dataset.Batch;
 import ai.djl.training.dataset.Dataset;
-import ai.djl.training.dataset.RandomAccessDataset;
-import ai.djl.training.dataset.Record;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
-import ai.djl.util.Progress;
 import io.ringloader.data.Columns;
 import io.ringloader.data.MapDataset;
 import io.ringloader.data.SampleWriter;
 import io.ringloader.djl.DjlDataset;
 import io.ringloader.loader.DataLoader;
+import io.ringloader.worker.WorkerMode;
 import org.apache.arrow.vector.types.pojo.Schema;
 
 import java.lang.foreign.MemorySegment;
@@ -69,56 +67,36 @@ public final class TrainBench {
         }
     }
 
-    /** The same samples for DJL's pipeline: one NDArray per sample, stacked by DJL into batches. */
-    static final class DjlSamples extends RandomAccessDataset {
-        DjlSamples(BaseBuilder<?> builder) {
-            super(builder);
+    /**
+     * Trains fed by ringloader ({@code workers} of {@code mode}), then fed by DJL's pipeline with
+     * {@code djlThreads} loader threads; either can be left out.
+     */
+    public static void run(int workers, WorkerMode mode, boolean ringloader, boolean djl, int djlThreads) throws Exception {
+        if (System.getProperty("ai.djl.pytorch.num_threads") == null) {
+            System.setProperty("ai.djl.pytorch.num_threads", "1"); // leave the other core to the loaders
         }
-
-        @Override
-        public Record get(NDManager manager, long index) {
-            float[] x = new float[FEATURES];
-            for (int j = 0; j < FEATURES; j++) x[j] = feature(index, j);
-            return new Record(new NDList(manager.create(x)), new NDList(manager.create(index % 10)));
+        if (ringloader) {
+            try (DataLoader loader = DataLoader.builder(new Mlp()).batchSize(BATCH).shuffle(true).seed(42)
+                    .numWorkers(mode == WorkerMode.INLINE ? 0 : workers).mode(mode).persistentWorkers(true).build()) {
+                String impl = "ringloader-" + loader.mode().name().toLowerCase(Locale.ROOT);
+                System.out.println(measure(impl, loader.numWorkers(), DjlDataset.of(loader).data("x").labels("label").build(), null));
+            }
         }
-
-        @Override
-        protected long availableSize() {
-            return SAMPLES;
-        }
-
-        @Override
-        public void prepare(Progress progress) {}
-
-        static final class Builder extends BaseBuilder<Builder> {
-            @Override
-            protected Builder self() {
-                return this;
+        if (djl) {
+            ExecutorService threads = Executors.newFixedThreadPool(djlThreads);
+            try {
+                // The same samples for DJL's pipeline: one NDArray per sample, stacked by DJL into batches.
+                Dataset samples = new DjlPipelineBench.Samples(new DjlPipelineBench.Samples.Builder().setSampling(BATCH, true)
+                        .optPrefetchNumber(2 * djlThreads), new Mlp());
+                System.out.println(measure("djl", djlThreads, samples, threads));
+            } finally {
+                threads.shutdownNow();
             }
         }
     }
 
-    public static void run() throws Exception {
-        if (System.getProperty("ai.djl.pytorch.num_threads") == null) {
-            System.setProperty("ai.djl.pytorch.num_threads", "1"); // leave the other core to the loaders
-        }
-        int workers = Integer.getInteger("ringloader.bench.workers", 2);
-        io.ringloader.worker.WorkerMode mode = io.ringloader.worker.WorkerMode.valueOf(System.getProperty("ringloader.bench.mode", "PROCESS"));
-        try (DataLoader loader = DataLoader.builder(new Mlp()).batchSize(BATCH).shuffle(true).seed(42).numWorkers(workers).mode(mode)
-                .persistentWorkers(true).build()) {
-            System.out.println(measure("ringloader-" + loader.mode().name().toLowerCase(Locale.ROOT), DjlDataset.of(loader).data("x").labels("label").build(), null));
-        }
-        ExecutorService threads = Executors.newFixedThreadPool(2);
-        try {
-            Dataset djl = new DjlSamples(new DjlSamples.Builder().setSampling(BATCH, true).optPrefetchNumber(4));
-            System.out.println(measure("djl", djl, threads));
-        } finally {
-            threads.shutdownNow();
-        }
-    }
-
     /** Two epochs of training; the second is timed. */
-    static String measure(String impl, Dataset data, ExecutorService threads) throws Exception {
+    static String measure(String impl, int workers, Dataset data, ExecutorService threads) throws Exception {
         try (Model model = Model.newInstance("mlp", "PyTorch"); NDManager manager = NDManager.newBaseManager("PyTorch")) {
             model.setBlock(new SequentialBlock().add(Linear.builder().setUnits(128).build()).add(Activation::relu)
                     .add(Linear.builder().setUnits(10).build()));
@@ -127,22 +105,22 @@ public final class TrainBench {
             try (Trainer trainer = model.newTrainer(config)) {
                 trainer.initialize(new Shape(BATCH, FEATURES));
                 epoch(trainer, data, manager, threads);
-                if (!(data instanceof DjlDataset ring)) return epoch(trainer, data, manager, threads).json(impl, "");
+                if (!(data instanceof DjlDataset ring)) return epoch(trainer, data, manager, threads).json(impl, workers, "");
                 // For ringloader, also the share of time the loader itself waited for a worker (the rest of
                 // stall_pct is turning batches into NDArrays and handing memory back).
                 var before = ring.loader().stats();
                 Result r = epoch(trainer, data, manager, threads);
                 var after = ring.loader().stats();
                 double waitPct = 100.0 * (after.waiting().toNanos() - before.waiting().toNanos()) / r.nanos();
-                return r.json(impl, String.format(Locale.ROOT, ",\"worker_wait_pct\":%.2f", waitPct));
+                return r.json(impl, workers, String.format(Locale.ROOT, ",\"worker_wait_pct\":%.2f", waitPct));
             }
         }
     }
 
     record Result(long steps, long nanos, long waitNanos, double accuracy) {
-        String json(String impl, String extra) {
-            return String.format(Locale.ROOT, "{\"impl\":\"%s\",\"workload\":\"train\",\"steps_per_s\":%.1f,\"stall_pct\":%.2f%s,\"train_accuracy\":%.3f}",
-                    impl, steps / (nanos / 1e9), 100.0 * waitNanos / nanos, extra, accuracy);
+        String json(String impl, int workers, String extra) {
+            return String.format(Locale.ROOT, "{\"impl\":\"%s\",\"workload\":\"train\",\"workers\":%d,\"steps_per_s\":%.1f,\"stall_pct\":%.2f%s,\"train_accuracy\":%.3f}",
+                    impl, workers, steps / (nanos / 1e9), 100.0 * waitNanos / nanos, extra, accuracy);
         }
     }
 

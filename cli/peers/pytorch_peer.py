@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""PyTorch DataLoader on the workloads of docs/benchmarks.md: the peer of `ringloader bench --compare`.
+
+Runs with Debian's python3-torch (apt-get install python3-torch python3-numpy),
+through /usr/bin/python3. Prints one JSON object a line.
+
+usage: pytorch_peer.py [--workloads tiny,wide,cpu,startup] [--workers 0,1,2]
+                       [--context fork|spawn|forkserver]
+
+`startup` runs once for every worker count of --workers above 0.
+"""
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+M64 = (1 << 64) - 1
+CPU_SAMPLES = 512
+
+
+class Tiny(Dataset):
+    def __len__(self):
+        return 262_144
+
+    def __getitem__(self, i):
+        j = np.arange(16)
+        f = (((i * 31 + j) % 1000) / 1000).astype(np.float32)
+        return f, i % 10
+
+
+class Wide(Dataset):
+    def __len__(self):
+        return 2_048
+
+    def __getitem__(self, i):
+        return np.full(3 * 224 * 224, (i % 251) / 251, dtype=np.float32), i % 1000
+
+
+def cpu_kernel(i):
+    x = ((i + 1) * 0x9E3779B97F4A7C15) & M64
+    for _ in range(20_000):
+        x ^= (x << 13) & M64
+        x ^= x >> 7
+        x ^= (x << 17) & M64
+    return np.array([((x >> (j % 64)) & 0xFFFF) / 65535 for j in range(64)], dtype=np.float32)
+
+
+class Cpu(Dataset):
+    # Pure-Python kernel is ~100x slower than the JVM's; only the first
+    # CPU_SAMPLES samples are used so a run ends in minutes. Compare this
+    # workload by scaling (rate with 2 workers / rate with 1), not by rate.
+    def __len__(self):
+        return CPU_SAMPLES
+
+    def __getitem__(self, i):
+        return cpu_kernel(i), i % 10
+
+
+DATASETS = {"tiny": (Tiny, 256), "wide": (Wide, 32), "cpu": (Cpu, 64)}
+
+
+def loader(name, workers, context, persistent=True, shuffle=True):
+    cls, batch = DATASETS[name]
+    g = torch.Generator()
+    g.manual_seed(42)
+    kw = dict(batch_size=batch, shuffle=shuffle, generator=g, num_workers=workers)
+    if workers > 0:
+        kw.update(multiprocessing_context=context, persistent_workers=persistent, prefetch_factor=2)
+    return DataLoader(cls(), **kw)
+
+
+def consume(name, batch):
+    data, label = batch
+    s = int(label.sum())
+    if name == "wide":
+        flat = data.reshape(-1)
+        s += float(flat[::1024].sum())  # one float per 4096-byte page
+    return s
+
+
+def epoch(name, dl):
+    n = 0
+    t0 = time.perf_counter()
+    for b in dl:
+        consume(name, b)
+        n += len(b[1])
+    return n, time.perf_counter() - t0
+
+
+def run_throughput(name, workers, context):
+    dl = loader(name, workers, context)
+    epoch(name, dl)  # warm-up, workers stay up
+    n, dt = epoch(name, dl)
+    out = {"impl": f"pytorch-{context}" if workers else "pytorch", "workload": name,
+           "workers": workers, "samples_per_s": round(n / dt, 1)}
+    if name == "wide":
+        out["gb_per_s"] = round(n * 3 * 224 * 224 * 4 / dt / 1e9, 3)
+    del dl
+    return out
+
+
+def run_startup(context, workers=2):
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        dl = loader("tiny", workers, context, persistent=False, shuffle=False)
+        it = iter(dl)
+        next(it)
+        times.append((time.perf_counter() - t0) * 1000)
+        del it, dl
+    return {"impl": f"pytorch-{context}", "workload": "startup", "workers": workers,
+            "ms": round(statistics.median(times), 1)}
+
+
+def run_memcpy():
+    src = np.ones(32 * 3 * 224 * 224, dtype=np.float32)
+    dst = np.empty_like(src)
+    np.copyto(dst, src)
+    reps = 50
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        np.copyto(dst, src)
+    dt = time.perf_counter() - t0
+    return {"impl": "memcpy-numpy", "workload": "wide", "workers": 0,
+            "gb_per_s": round(reps * src.nbytes / dt / 1e9, 3)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workloads", default="tiny,wide,cpu,startup")
+    ap.add_argument("--workers", default="0,1,2")
+    ap.add_argument("--context", default="fork")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    for name in a.workloads.split(","):
+        if name == "startup":
+            for w in (int(x) for x in a.workers.split(",")):
+                if w > 0:
+                    print(json.dumps(run_startup(a.context, w)), flush=True)
+            continue
+        if name == "wide":
+            print(json.dumps(run_memcpy()), flush=True)
+        for w in (int(x) for x in a.workers.split(",")):
+            print(json.dumps(run_throughput(name, w, a.context)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
