@@ -22,6 +22,7 @@ import io.ringloader.worker.Worker;
 import io.ringloader.worker.WorkerFailure;
 import io.ringloader.worker.WorkerMode;
 import io.ringloader.worker.WorkerSpec;
+import io.ringloader.worker.ProcessWorker;
 import io.ringloader.worker.WorkerTmpDir;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
@@ -233,14 +234,20 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     }
 
     private List<Worker> startWorkers() {
+        return startWorkers(List.of());
+    }
+
+    /** Starts the workers; process workers whose JVMs were {@code launched} already just get their segments. */
+    private List<Worker> startWorkers(List<ProcessWorker.Launch> launched) {
         if (mode == WorkerMode.PROCESS && tmpDir == null) tmpDir = WorkerTmpDir.create();
         List<Worker> started = new ArrayList<>();
         int[] cpus = pinWorkers ? io.ringloader.os.Posix.allowedCpus() : new int[0];
         try {
             for (int w = 0; w < numWorkers; w++) {
                 int cpu = pinWorkers ? cpus[w % cpus.length] : -1;
-                started.add(Worker.start(mode, new WorkerSpec(w, numWorkers, seed, rank * numWorkers + w, worldSize * numWorkers,
-                        recipe, columns, requestRingBytes, batchRingBytes, jvmOptions, cpu, tmpDir)));
+                WorkerSpec spec = new WorkerSpec(w, numWorkers, seed, rank * numWorkers + w, worldSize * numWorkers,
+                        recipe, columns, requestRingBytes, batchRingBytes, jvmOptions, cpu, tmpDir);
+                started.add(w < launched.size() ? ProcessWorker.start(spec, launched.get(w)) : Worker.start(mode, spec));
             }
         } catch (RuntimeException e) {
             stop(started);
@@ -808,17 +815,29 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
          */
         public DataLoader build() {
             JvmFlags.require("the DataLoader");
-            DataLoader loader = new DataLoader(this);
-            // Start the workers now: their JVMs boot while the trainer builds its model.
+            // Process workers' JVMs are started first: they boot while this thread works out the dataset's
+            // schema and lays out their segments (on a fresh trainer JVM, loading Arrow's schema classes
+            // alone takes a few hundred milliseconds), and while the trainer builds its model.
+            List<ProcessWorker.Launch> early = new ArrayList<>();
+            Path tmp = null;
+            DataLoader loader = null;
             try {
-                synchronized (loader) {
-                    loader.workers = loader.startWorkers();
+                if (numWorkers > 0 && mode == WorkerMode.PROCESS) {
+                    tmp = WorkerTmpDir.create();
+                    for (int w = 0; w < numWorkers; w++) early.add(ProcessWorker.launch(w, List.copyOf(jvmOptions), tmp));
                 }
+                loader = new DataLoader(this);
+                synchronized (loader) {
+                    loader.tmpDir = tmp;
+                    loader.workers = loader.startWorkers(early);
+                }
+                return loader;
             } catch (RuntimeException e) {
-                loader.close();
+                early.forEach(ProcessWorker.Launch::abandon); // those that became workers are stopped by close()
+                if (loader != null) loader.close();
+                else if (tmp != null) WorkerTmpDir.delete(tmp);
                 throw e;
             }
-            return loader;
         }
     }
 }

@@ -45,32 +45,59 @@ public final class ProcessWorker extends Worker {
     }
 
     static ProcessWorker start(WorkerSpec spec) {
-        Segment segment = allocate(spec);
+        return start(spec, launch(spec.id(), spec.jvmOptions(), spec.tmpDir()));
+    }
+
+    /**
+     * A worker's JVM, started before its segment exists: it boots while the trainer works out the
+     * dataset's schema and lays the segment out, then opens the segment by the name it was given.
+     */
+    public record Launch(int id, String segmentName, ChildProcess child) {
+        /** Kills a launched JVM that will not get its segment (the loader failed to build). */
+        public void abandon() {
+            child.stop(0);
+            io.ringloader.os.SharedMemory.unlink(segmentName); // in case it was created after all
+        }
+    }
+
+    /** Starts worker {@code id}'s JVM; {@link #start(WorkerSpec, Launch)} gives it its segment. */
+    public static Launch launch(int id, List<String> jvmOptions, java.nio.file.Path tmpDir) {
+        String name = io.ringloader.os.SharedMemory.newName("w" + id);
         List<String> options = new ArrayList<>();
         options.add("-Xmx1g"); // a small default heap; the user's options come after and win
         options.add("-XX:-UsePerfData"); // no /tmp/hsperfdata file to leave behind on kill -9
         options.add("-Dringloader.spawnNanos=" + System.nanoTime()); // for RINGLOADER_TRACE
         // Temporary files a worker's libraries make (native libraries unpacked from jars, say) go to a
         // folder the loader removes: a worker killed with -9 cannot clean up after itself.
-        if (spec.tmpDir() != null) options.add("-Djava.io.tmpdir=" + spec.tmpDir());
+        if (tmpDir != null) options.add("-Djava.io.tmpdir=" + tmpDir);
         String aot = System.getProperty(AOT_CACHE_PROPERTY);
         if (aot != null && java.nio.file.Files.isRegularFile(java.nio.file.Path.of(aot))) {
             // A JDK AOT cache recorded with this class path: the worker loads and links its classes from it.
             options.add("-XX:AOTCache=" + aot);
             options.add("-Xlog:aot=off"); // a stale cache is ignored; the worker starts as without one
         }
-        options.addAll(spec.jvmOptions());
-        List<String> command = JavaProcess.command(WorkerMain.class.getName(), options, List.of(segment.shm().name()));
-        String label = "worker " + spec.id();
+        options.addAll(jvmOptions);
+        List<String> command = JavaProcess.command(WorkerMain.class.getName(), options, List.of(name));
+        String label = "worker " + id;
         try {
-            ChildProcess child = CompletableFuture.supplyAsync(() -> ChildProcess.start(label, command), SPAWNER).get();
-            return new ProcessWorker(spec.id(), segment, child);
+            return new Launch(id, name, CompletableFuture.supplyAsync(() -> ChildProcess.start(label, command), SPAWNER).get());
         } catch (InterruptedException | ExecutionException e) {
-            segment.shm().unlink();
-            segment.shm().close();
             if (e instanceof InterruptedException) Thread.currentThread().interrupt();
             throw new IllegalStateException("cannot start " + label + ": " + e.getCause(), e.getCause());
         }
+    }
+
+    /** Lays out the segment a launched JVM waits for; the worker is then this loader's. */
+    public static ProcessWorker start(WorkerSpec spec, Launch launch) {
+        if (launch.id() != spec.id()) throw new IllegalArgumentException("worker " + spec.id() + " given the JVM launched for worker " + launch.id());
+        Segment segment;
+        try {
+            segment = allocate(spec, launch.segmentName());
+        } catch (RuntimeException e) {
+            launch.abandon();
+            throw e;
+        }
+        return new ProcessWorker(spec.id(), segment, launch.child());
     }
 
     @Override

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.ObjectOutputStream;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -62,13 +63,17 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
     }
 
     static Segment allocate(WorkerSpec spec) {
+        return allocate(spec, SharedMemory.newName("w" + spec.id()));
+    }
+
+    /** The segment, under {@code name} (a process worker's JVM may already be waiting for it). */
+    static Segment allocate(WorkerSpec spec, String name) {
         WorkerConfig config = new WorkerConfig(spec.recipe().bytes(), spec.recipe().classes(), spec.columns(), spec.id(), spec.numWorkers(),
                 spec.seed(), spec.shardIndex(), spec.shardCount(), spec.cpu());
         byte[] bytes = serialize(config);
         long requestOffset = WorkerSegment.requestRingOffset(bytes.length);
         long batchOffset = WorkerSegment.batchRingOffset(bytes.length, spec.requestCapacity());
-        SharedMemory shm = SharedMemory.create(SharedMemory.newName("w" + spec.id()),
-                WorkerSegment.totalLength(bytes.length, spec.requestCapacity(), spec.batchCapacity()));
+        SharedMemory shm = SharedMemory.create(name, WorkerSegment.totalLength(bytes.length, spec.requestCapacity(), spec.batchCapacity()));
         try {
             MemorySegment control = shm.map(0, WorkerSegment.CONTROL_LENGTH);
             control.set(JAVA_INT, WorkerSegment.WORKER_ID_OFFSET, spec.id());
@@ -81,6 +86,8 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
             SpscRing batches = SpscRing.create(shm, batchOffset, spec.batchCapacity());
             requests.registerProducer();
             batches.registerConsumer();
+            // Last, with release semantics: a worker that sees the magic number sees everything above.
+            VarHandle.releaseFence();
             control.set(JAVA_INT, WorkerSegment.MAGIC_OFFSET, WorkerSegment.MAGIC);
             return new Segment(shm, requests, batches, config, requestOffset, batchOffset);
         } catch (RuntimeException e) {

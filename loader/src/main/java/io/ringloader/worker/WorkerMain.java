@@ -5,9 +5,13 @@ import io.ringloader.os.ParentWatch;
 import io.ringloader.os.SharedMemory;
 import io.ringloader.ring.SpscRing;
 
+import io.ringloader.os.OsException;
+
 import java.io.ByteArrayInputStream;
 import java.io.ObjectInputStream;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -42,14 +46,12 @@ public final class WorkerMain {
             System.exit(3);
         }
         trace("parent checked");
-        SharedMemory shm = SharedMemory.open(name);
+        SharedMemory shm = awaitSegment(name);
         // Both sides have it mapped now: remove the name so that nothing can be left in /dev/shm.
         shm.unlink();
         trace("segment opened");
         MemorySegment control = shm.map(0, WorkerSegment.CONTROL_LENGTH);
-        if (control.get(JAVA_INT, WorkerSegment.MAGIC_OFFSET) != WorkerSegment.MAGIC) {
-            throw new IllegalStateException("/dev/shm/" + name + " is not a ringloader worker segment");
-        }
+        awaitMagic(control, name);
         long configLength = control.get(JAVA_LONG, WorkerSegment.CONFIG_LENGTH_OFFSET);
         byte[] configBytes = shm.map(WorkerSegment.CONTROL_LENGTH, WorkerSegment.pages(configLength))
                 .asSlice(0, configLength).toArray(JAVA_BYTE);
@@ -69,4 +71,45 @@ public final class WorkerMain {
         System.out.flush();
         System.exit(0); // even if the dataset left non-daemon threads running
     }
+
+    /**
+     * How long a worker waits for the trainer to lay out its segment. The trainer starts the worker's JVM
+     * first and prepares the segment while it boots; if the trainer dies meanwhile, the parent-death
+     * signal ends the wait, so this only bounds a trainer that is alive but stuck.
+     */
+    private static final long SEGMENT_WAIT_NANOS = TimeUnit.MINUTES.toNanos(10);
+
+    /** Opens the segment once the trainer has created it and given it its size. */
+    private static SharedMemory awaitSegment(String name) throws InterruptedException {
+        long start = System.nanoTime();
+        while (true) {
+            try {
+                SharedMemory shm = SharedMemory.open(name);
+                if (shm.size() >= WorkerSegment.CONTROL_LENGTH) return shm;
+                shm.close(); // created, not sized yet
+            } catch (OsException e) {
+                if (e.errno() != ENOENT) throw e;
+            }
+            waitABit(start, "/dev/shm/" + name + " did not appear");
+        }
+    }
+
+    /** Waits for the trainer's last write to the segment: the magic number, after the config and the rings. */
+    private static void awaitMagic(MemorySegment control, String name) throws InterruptedException {
+        long start = System.nanoTime();
+        while ((int) INT.getAcquire(control, WorkerSegment.MAGIC_OFFSET) != WorkerSegment.MAGIC) {
+            waitABit(start, "/dev/shm/" + name + " was not filled in");
+        }
+    }
+
+    private static void waitABit(long start, String what) throws InterruptedException {
+        if (System.nanoTime() - start > SEGMENT_WAIT_NANOS) {
+            throw new IllegalStateException(what + " within " + TimeUnit.NANOSECONDS.toMinutes(SEGMENT_WAIT_NANOS)
+                    + " minutes of the worker's start: the trainer is stuck before starting its loader");
+        }
+        Thread.sleep(0, 200_000);
+    }
+
+    private static final int ENOENT = 2;
+    private static final VarHandle INT = JAVA_INT.varHandle();
 }
