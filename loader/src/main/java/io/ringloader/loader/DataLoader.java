@@ -23,6 +23,7 @@ import io.ringloader.worker.WorkerFailure;
 import io.ringloader.worker.WorkerMode;
 import io.ringloader.worker.WorkerSpec;
 import io.ringloader.worker.ProcessWorker;
+import io.ringloader.worker.WorkerPool;
 import io.ringloader.worker.WorkerTmpDir;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
@@ -120,6 +121,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     private List<Worker> workers;
     /** The workers' java.io.tmpdir, removed at close(). */
     private Path tmpDir;
+    private final boolean warmWorkers;
     private Iterator<Batch> current;
     private int nextEpoch;
     private volatile boolean closed;
@@ -147,6 +149,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         this.rank = b.rank;
         this.worldSize = b.worldSize;
         this.pinWorkers = b.pinWorkers && mode != WorkerMode.INLINE;
+        this.warmWorkers = b.warmWorkers && mode == WorkerMode.PROCESS;
         if (dataset instanceof MapDataset) {
             Sampler sampler = b.sampler != null ? b.sampler
                     : b.worldSize > 1 ? Sampler.distributed(b.rank, b.worldSize, b.shuffle)
@@ -436,7 +439,10 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
                 released(w, r);
                 throw e;
             }
-            batches.incrementAndGet();
+            if (batches.incrementAndGet() == 1 && warmWorkers) {
+                // Workers are up and delivering: now boot spares for the next loader, not while ours boot.
+                WorkerPool.keep(jvmOptions, numWorkers);
+            }
             samples.addAndGet(root.getRowCount());
             return new Batch(root, epoch, index, indices, w.id());
         }
@@ -689,6 +695,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         private Duration timeout = DEFAULT_TIMEOUT;
         private final List<String> jvmOptions = new ArrayList<>();
         private long ringBytes;
+        private boolean warmWorkers;
         private boolean pinWorkers;
 
         private Builder(Dataset dataset) {
@@ -799,6 +806,19 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
          */
         public Builder pinWorkers(boolean pinWorkers) {
             this.pinWorkers = pinWorkers;
+            return this;
+        }
+
+        /**
+         * Keeps as many spare worker JVMs booted as this loader has workers, for the next loader of this
+         * JVM with the same worker JVM options: that loader's workers start in a fraction of the time (a
+         * notebook that builds a loader per cell, say). Spares are fresh JVMs that never served a loader;
+         * they are started once this loader delivers its first batch, and end with this JVM (or
+         * {@link io.ringloader.worker.WorkerPool#shutdown()}). Off by default: spares hold memory (a JVM
+         * each) while they wait.
+         */
+        public Builder warmWorkers(boolean warmWorkers) {
+            this.warmWorkers = warmWorkers;
             return this;
         }
 

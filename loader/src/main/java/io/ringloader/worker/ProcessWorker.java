@@ -60,31 +60,58 @@ public final class ProcessWorker extends Worker {
         }
     }
 
-    /** Starts worker {@code id}'s JVM; {@link #start(WorkerSpec, Launch)} gives it its segment. */
+    /**
+     * Worker {@code id}'s JVM: a booted spare of the {@link WorkerPool} if there is one for these options,
+     * else a JVM started now. {@link #start(WorkerSpec, Launch)} gives it its segment.
+     */
     public static Launch launch(int id, List<String> jvmOptions, java.nio.file.Path tmpDir) {
         String name = io.ringloader.os.SharedMemory.newName("w" + id);
-        List<String> options = new ArrayList<>();
-        options.add("-Xmx1g"); // a small default heap; the user's options come after and win
-        options.add("-XX:-UsePerfData"); // no /tmp/hsperfdata file to leave behind on kill -9
-        options.add("-Dringloader.spawnNanos=" + System.nanoTime()); // for RINGLOADER_TRACE
-        // Temporary files a worker's libraries make (native libraries unpacked from jars, say) go to a
-        // folder the loader removes: a worker killed with -9 cannot clean up after itself.
-        if (tmpDir != null) options.add("-Djava.io.tmpdir=" + tmpDir);
-        String aot = System.getProperty(AOT_CACHE_PROPERTY);
-        if (aot != null && java.nio.file.Files.isRegularFile(java.nio.file.Path.of(aot))) {
-            // A JDK AOT cache recorded with this class path: the worker loads and links its classes from it.
-            options.add("-XX:AOTCache=" + aot);
-            options.add("-Xlog:aot=off"); // a stale cache is ignored; the worker starts as without one
+        String label = "worker " + id;
+        ChildProcess spare = WorkerPool.take(jvmOptions);
+        if (spare != null) {
+            try {
+                spare.relabel(label);
+                spare.tell(name + "\t" + (tmpDir == null ? "-" : tmpDir.toString()) + "\t" + System.nanoTime());
+                return new Launch(id, name, spare);
+            } catch (java.io.UncheckedIOException gone) {
+                spare.stop(0); // it died as a spare: start one now
+            }
         }
+        List<String> options = baseOptions();
+        if (tmpDir != null) options.add("-Djava.io.tmpdir=" + tmpDir);
         options.addAll(jvmOptions);
         List<String> command = JavaProcess.command(WorkerMain.class.getName(), options, List.of(name));
-        String label = "worker " + id;
         try {
             return new Launch(id, name, CompletableFuture.supplyAsync(() -> ChildProcess.start(label, command), SPAWNER).get());
         } catch (InterruptedException | ExecutionException e) {
             if (e instanceof InterruptedException) Thread.currentThread().interrupt();
             throw new IllegalStateException("cannot start " + label + ": " + e.getCause(), e.getCause());
         }
+    }
+
+    /** Starts a spare JVM for the {@link WorkerPool}, from the spawner thread. */
+    static CompletableFuture<ChildProcess> spawnSpare(List<String> jvmOptions) {
+        List<String> options = baseOptions();
+        options.addAll(jvmOptions);
+        List<String> command = JavaProcess.command(WorkerMain.class.getName(), options, List.of(WorkerMain.SPARE));
+        return CompletableFuture.supplyAsync(() -> ChildProcess.start("spare worker", command), SPAWNER);
+    }
+
+    /** The options every worker JVM gets before the user's. */
+    private static List<String> baseOptions() {
+        List<String> options = new ArrayList<>();
+        options.add("-Xmx1g"); // a small default heap; the user's options come after and win
+        options.add("-XX:-UsePerfData"); // no /tmp/hsperfdata file to leave behind on kill -9
+        options.add("-Dringloader.spawnNanos=" + System.nanoTime()); // for RINGLOADER_TRACE
+        // Temporary files a worker's libraries make (native libraries unpacked from jars, say) go to a
+        // folder the loader removes (added by the caller): a worker killed with -9 cannot clean up after itself.
+        String aot = System.getProperty(AOT_CACHE_PROPERTY);
+        if (aot != null && java.nio.file.Files.isRegularFile(java.nio.file.Path.of(aot))) {
+            // A JDK AOT cache recorded with this class path: the worker loads and links its classes from it.
+            options.add("-XX:AOTCache=" + aot);
+            options.add("-Xlog:aot=off"); // a stale cache is ignored; the worker starts as without one
+        }
+        return options;
     }
 
     /** Lays out the segment a launched JVM waits for; the worker is then this loader's. */

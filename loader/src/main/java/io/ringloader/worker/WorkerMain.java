@@ -18,7 +18,8 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * A process worker: {@code WorkerMain <segment name>}. Started by the loader with the parent's
+ * A process worker: {@code WorkerMain <segment name>}, or {@code WorkerMain --spare} for a JVM of the
+ * warm pool, told its segment on stdin when a loader takes it. Started by the loader with the parent's
  * {@code java}, class path and flags; never forked.
  */
 public final class WorkerMain {
@@ -34,18 +35,35 @@ public final class WorkerMain {
         System.err.println("ringloader worker start-up: " + step + " at " + ms + " ms after the spawn");
     }
 
+    /** The argument that makes a spare JVM: it boots, then waits on stdin for the worker it is to become. */
+    public static final String SPARE = "--spare";
+
     public static void main(String[] args) throws Exception {
         trace("main");
-        String name = args[0];
+        boolean spare = args[0].equals(SPARE);
+        String name = spare ? null : args[0];
         try {
             // Die with the parent, even by kill -9; and make sure it has not died already.
             ParentWatch.dieWithParent(JavaProcess.parentPid());
         } catch (IllegalStateException parentGone) {
-            SharedMemory.unlink(name); // nobody else will
+            if (name != null) SharedMemory.unlink(name); // nobody else will
             System.err.println(parentGone.getMessage());
             System.exit(3);
         }
         trace("parent checked");
+        if (spare) {
+            warmUp();
+            // Booted: say so, then wait to be told "<segment name> TAB <temporary folder> TAB <nanoTime>".
+            System.out.println(io.ringloader.os.ChildProcess.READY_LINE);
+            System.out.flush();
+            String line = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, java.nio.charset.StandardCharsets.UTF_8)).readLine();
+            if (line == null) System.exit(0); // the pool closed our stdin: not needed after all
+            String[] parts = line.split("\t");
+            name = parts[0];
+            if (!parts[1].equals("-")) System.setProperty("java.io.tmpdir", parts[1]);
+            System.setProperty("ringloader.spawnNanos", parts[2]); // traces count from when the loader took us
+            trace("taken from the pool");
+        }
         SharedMemory shm = awaitSegment(name);
         // Both sides have it mapped now: remove the name so that nothing can be left in /dev/shm.
         shm.unlink();
@@ -70,6 +88,26 @@ public final class WorkerMain {
         WorkerLoop.run(config, requests, batches);
         System.out.flush();
         System.exit(0); // even if the dataset left non-daemon threads running
+    }
+
+    /**
+     * What a spare does before it says it is ready: a round trip of a config through Java serialization,
+     * the slowest step of a worker's start after the JVM's own (~100 ms of class loading and
+     * reflection the first time), so that the loader that takes the spare does not wait for it.
+     */
+    private static void warmUp() throws Exception {
+        WorkerConfig sample = new WorkerConfig(new byte[0], java.util.Map.of(), java.util.List.of(
+                new io.ringloader.batch.ColumnLayout("x", io.ringloader.batch.ColumnLayout.Kind.TENSOR, io.ringloader.data.Columns.DType.FLOAT32, 4),
+                new io.ringloader.batch.ColumnLayout("y", io.ringloader.batch.ColumnLayout.Kind.FIXED, io.ringloader.data.Columns.DType.INT64, 1)),
+                0, 1, 0, 0, 1, -1);
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+            out.writeObject(sample);
+        }
+        try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
+            in.readObject();
+        }
+        trace("warmed up");
     }
 
     /**

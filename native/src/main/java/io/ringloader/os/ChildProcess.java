@@ -21,7 +21,14 @@ import java.util.function.BooleanSupplier;
 public final class ChildProcess implements AutoCloseable {
     private static final int TAIL_LINES = 40;
 
-    private final String label;
+    /**
+     * A line a child prints on stdout to say it is ready (a spare worker JVM that has booted); it is
+     * noted, not forwarded.
+     */
+    public static final String READY_LINE = "\u0001ringloader: ready";
+
+    private volatile String label;
+    private volatile boolean saidReady;
     private final Process process;
     private final ArrayDeque<String> stderrTail = new ArrayDeque<>();
     private final Thread[] pumps;
@@ -31,10 +38,9 @@ public final class ChildProcess implements AutoCloseable {
     private ChildProcess(String label, Process process, PrintStream out, PrintStream err) {
         this.label = label;
         this.process = process;
-        String prefix = "[" + label + " pid " + process.pid() + "] ";
         this.pumps = new Thread[] {
-                pump(process.getInputStream(), out, prefix, false),
-                pump(process.getErrorStream(), err, prefix, true)
+                pump(process.getInputStream(), out, false),
+                pump(process.getErrorStream(), err, true)
         };
     }
 
@@ -59,7 +65,7 @@ public final class ChildProcess implements AutoCloseable {
         }
     }
 
-    private Thread pump(InputStream in, PrintStream to, String prefix, boolean keepTail) {
+    private Thread pump(InputStream in, PrintStream to, boolean keepTail) {
         Thread t = Thread.ofPlatform().daemon().name("ringloader-" + label + "-" + (keepTail ? "stderr" : "stdout")).start(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
                 for (String line; (line = r.readLine()) != null; ) {
@@ -71,13 +77,17 @@ public final class ChildProcess implements AutoCloseable {
                         }
                         continue;
                     }
+                    if (!keepTail && line.equals(READY_LINE)) {
+                        saidReady = true;
+                        continue;
+                    }
                     if (keepTail) {
                         synchronized (stderrTail) {
                             if (stderrTail.size() == TAIL_LINES) stderrTail.removeFirst();
                             stderrTail.addLast(line);
                         }
                     }
-                    to.println(prefix + line);
+                    to.println("[" + label + " pid " + process.pid() + "] " + line);
                 }
             } catch (IOException ignored) {
                 // the child is gone and its pipe with it
@@ -92,6 +102,27 @@ public final class ChildProcess implements AutoCloseable {
 
     public String label() {
         return label;
+    }
+
+    /** Names the child anew in its output and messages (a spare JVM that became worker 1, say). */
+    public void relabel(String newLabel) {
+        this.label = newLabel;
+    }
+
+    /** Whether the child printed {@link #READY_LINE}. */
+    public boolean saidReady() {
+        return saidReady;
+    }
+
+    /** Writes one line to the child's standard input. */
+    public void tell(String line) {
+        try {
+            var in = process.getOutputStream();
+            in.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+            in.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write to " + label + " (pid " + pid() + "): it has exited", e);
+        }
     }
 
     public Process process() {
