@@ -121,6 +121,8 @@ public final class BatchBuilder implements SampleWriter {
                     at += BatchLayout.align(4L * (capacityRows + 1));
                 }
                 case TENSOR -> {
+                    validity[c] = at; // the list's bitmap, then the elements'
+                    at += BatchLayout.bitmapBytes(capacityRows) + BatchLayout.bitmapBytes((long) capacityRows * col.count());
                     data[c] = at;
                     at += BatchLayout.align((long) capacityRows * col.slotBytes());
                 }
@@ -208,29 +210,36 @@ public final class BatchBuilder implements SampleWriter {
         int n = 0, b = 0;
         for (int c = 0; c < columns.length; c++) {
             ColumnLayout col = columns[c];
+            // Every validity bitmap is written, all ones where a column has no null: Arrow Java then
+            // reads it in place, where for an empty one it would allocate and fill a bitmap in the trainer
+            // for every column of every batch.
             switch (col.kind()) {
                 case FIXED, BOOL -> {
                     nodes[n++] = rows;
                     nodes[n++] = nullCount[c];
-                    b = buffer(buffers, b, validity[c] - bodyOffset, nullCount[c] == 0 ? 0 : (rows + 7) / 8);
+                    b = buffer(buffers, b, validity[c] - bodyOffset, validityBytes(c, rows));
                     long bytes = col.kind() == ColumnLayout.Kind.BOOL ? (rows + 7) / 8 : (long) rows * col.width();
                     b = buffer(buffers, b, data[c] - bodyOffset, bytes);
                 }
                 case VARIABLE -> {
                     nodes[n++] = rows;
                     nodes[n++] = nullCount[c];
-                    b = buffer(buffers, b, validity[c] - bodyOffset, nullCount[c] == 0 ? 0 : (rows + 7) / 8);
+                    b = buffer(buffers, b, validity[c] - bodyOffset, validityBytes(c, rows));
                     b = buffer(buffers, b, offsets[c] - bodyOffset, 4L * (rows + 1));
                     b = buffer(buffers, b, data[c] - bodyOffset, varUsed[c]);
                     if (rows > 0) varPerRow[c] = Math.max(1, 1.25 * varUsed[c] / rows);
                 }
                 case TENSOR -> {
+                    long elements = (long) rows * col.count();
+                    long listBits = validity[c], elementBits = validity[c] + BatchLayout.bitmapBytes(capacityRows);
+                    record.asSlice(listBits, (rows + 7) / 8).fill((byte) -1);
+                    record.asSlice(elementBits, (elements + 7) / 8).fill((byte) -1);
                     nodes[n++] = rows;
                     nodes[n++] = 0;
-                    nodes[n++] = (long) rows * col.count();
+                    nodes[n++] = elements;
                     nodes[n++] = 0;
-                    b = buffer(buffers, b, 0, 0); // list validity: no nulls
-                    b = buffer(buffers, b, 0, 0); // element validity: no nulls
+                    b = buffer(buffers, b, listBits - bodyOffset, (rows + 7) / 8);
+                    b = buffer(buffers, b, elementBits - bodyOffset, (elements + 7) / 8);
                     b = buffer(buffers, b, data[c] - bodyOffset, (long) rows * col.slotBytes());
                 }
             }
@@ -384,6 +393,13 @@ public final class BatchBuilder implements SampleWriter {
         byte bits = record.get(JAVA_BYTE, at);
         int bit = 1 << (row & 7);
         record.set(JAVA_BYTE, at, (byte) (value ? bits | bit : bits & ~bit));
+    }
+
+    /** The bytes of column {@code c}'s validity bitmap for {@code rows} rows; all ones if it had no null. */
+    private long validityBytes(int c, int rows) {
+        long bytes = (rows + 7) / 8;
+        if (nullCount[c] == 0) record.asSlice(validity[c], bytes).fill((byte) -1);
+        return bytes;
     }
 
     @Override

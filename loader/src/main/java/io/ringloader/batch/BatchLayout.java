@@ -78,7 +78,7 @@ public final class BatchLayout {
                 case FIXED -> bitmapBytes(rows) + align((long) rows * c.width());
                 case BOOL -> 2 * bitmapBytes(rows);
                 case VARIABLE -> bitmapBytes(rows) + align(4L * (rows + 1));
-                case TENSOR -> align((long) rows * c.slotBytes());
+                case TENSOR -> bitmapBytes(rows) + bitmapBytes((long) rows * c.count()) + align((long) rows * c.slotBytes());
             };
         }
         return n;

@@ -37,9 +37,10 @@ public final class LoaderBench {
                 case "--pin" -> pin = true;
                 case "--worker-jvm" -> WORKER_JVM = args[++i].trim().split("\\s+");
                 case "--peer" -> peer = args[++i];
+                case "--timed-epoch" -> TIMED_EPOCH = Integer.parseInt(args[++i]);
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 default -> throw new IllegalArgumentException("bench: unknown option " + args[i]
-                        + " (known: --workload tiny|wide|cpu|startup, --workers N, --mode process|thread|inline, --prefetch K, --pin, --worker-jvm OPTIONS, --peer djl|none, --threads N)");
+                        + " (known: --workload tiny|wide|cpu|startup, --workers N, --mode process|thread|inline, --prefetch K, --pin, --worker-jvm OPTIONS, --peer djl|none, --threads N, --timed-epoch K)");
             }
         }
         if (workload == null) throw new IllegalArgumentException("bench: say which workload: --workload tiny|wide|cpu|startup");
@@ -79,6 +80,8 @@ public final class LoaderBench {
     private static int PREFETCH;
     /** --pin: pinWorkers(true). */
     private static boolean PIN;
+    /** --timed-epoch: which epoch is timed (WORKLOADS.md says 2; later ones show the steady state). */
+    private static int TIMED_EPOCH = 2;
     /** --worker-jvm: extra JVM options for process workers. */
     private static String[] WORKER_JVM = new String[0];
 
@@ -89,10 +92,10 @@ public final class LoaderBench {
         return PREFETCH > 0 ? b.prefetchFactor(PREFETCH) : b;
     }
 
-    /** Epoch 1 warms up (workers stay up), epoch 2 is timed from the first next() to the last batch. */
+    /** Epoch 1 warms up (workers stay up), epoch 2 is timed from the first next() to the last batch (--timed-epoch: a later one). */
     static String throughput(String impl, String workload, MapDataset ds, int batch, WorkerMode mode, int workers) {
         try (DataLoader loader = builder(ds, batch, mode, workers).shuffle(true).seed(42).persistentWorkers(true).build()) {
-            consume(workload, loader);
+            for (int e = 1; e < TIMED_EPOCH; e++) consume(workload, loader);
             var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
             long cpu0 = os.getProcessCpuTime();
             long t0 = System.nanoTime();
@@ -111,6 +114,7 @@ public final class LoaderBench {
             }
             String extra = workload.equals("wide")
                     ? String.format(Locale.ROOT, ",\"gb_per_s\":%.3f", n[0] * (double) Workloads.Wide.ELEMENTS * 4 / s / 1e9) : "";
+            if (TIMED_EPOCH != 2) extra += ",\"timed_epoch\":" + TIMED_EPOCH;
             return String.format(Locale.ROOT, "{\"impl\":\"%s\",\"workload\":\"%s\",\"workers\":%d,\"samples_per_s\":%.1f%s,\"check\":%d,\"stall_pct\":%.1f}",
                     impl, workload, mode == WorkerMode.INLINE ? 0 : workers, n[0] / s, extra, n[1], loader.stats().stallPercent());
         }

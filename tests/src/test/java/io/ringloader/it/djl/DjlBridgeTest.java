@@ -106,10 +106,14 @@ class DjlBridgeTest {
         try (DataLoader train = DataLoader.builder(points(2048)).batchSize(64).shuffle(true).seed(1).numWorkers(2).build();
              DataLoader validate = DataLoader.builder(points(512)).batchSize(64).numWorkers(1).build();
              Model model = Model.newInstance("parity", "PyTorch")) {
-            // The label is the parity of i, which x[0] mod 2 carries: a linear layer over (x mod 2) separates it.
+            // The label is the parity of i, which x[0] mod 2 carries: a small MLP over (x mod 2) separates it.
+            // (Not a single linear layer: DJL's first step checks that the *sum* of all gradients is not
+            // zero, and a softmax layer's gradients sum to zero, so that check failed now and then.)
             SequentialBlock net = new SequentialBlock()
                     .add(Blocks.batchFlattenBlock())
                     .add(list -> new ai.djl.ndarray.NDList(list.head().mod(2f)))
+                    .add(Linear.builder().setUnits(8).build())
+                    .add(ai.djl.nn.Activation::relu)
                     .add(Linear.builder().setUnits(2).build());
             model.setBlock(net);
             DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())

@@ -178,10 +178,17 @@ class DataLoaderTest {
                     long ids = root.getVector("id").getDataBuffer().memoryAddress();
                     long names = root.getVector("name").getDataBuffer().memoryAddress();
                     long offsets = ((VarCharVector) root.getVector("name")).getOffsetBuffer().memoryAddress();
-                    for (long address : new long[] {tensor, ids, names, offsets}) {
+                    // Validity bitmaps too, of columns with nulls and without, and the tensor's two levels.
+                    long nameBits = root.getVector("name").getValidityBuffer().memoryAddress();
+                    long idBits = root.getVector("id").getValidityBuffer().memoryAddress();
+                    long listBits = root.getVector("x").getValidityBuffer().memoryAddress();
+                    long elementBits = ((FixedSizeListVector) root.getVector("x")).getDataVector().getValidityBuffer().memoryAddress();
+                    for (long address : new long[] {tensor, ids, names, offsets, nameBits, idBits, listBits, elementBits}) {
                         assertThat(Batches.mappingOf(address)).as("mapping of 0x%x", address)
                                 .startsWith("/dev/shm/ringloader-").endsWith("(deleted)");
                     }
+                    assertThat(root.getVector("id").getNullCount()).isZero();
+                    assertThat(root.getVector("name").getNullCount()).isEqualTo(10); // samples 0, 7, ..., 63
                     assertThat(tensor % 64).isZero();
                 }
             }
