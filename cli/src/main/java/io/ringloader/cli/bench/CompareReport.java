@@ -114,6 +114,11 @@ final class CompareReport {
             if (ours.isEmpty() || peer.isEmpty()) continue;
             sb.append(String.format(Locale.ROOT, "| `%s` | %s | %s | %s (%s) | %s |%n", m.workload(), m.unit(), number(ours.get().value()),
                     number(peer.get().value()), peer.get().impl(), times(ratio(m, ours.get().value(), peer.get().value()))));
+            Optional<Entry> warm = find("ringloader-process-warm", m.workload(), 2);
+            if (warm.isPresent()) {
+                sb.append(String.format(Locale.ROOT, "| `%s`, warm (`warmWorkers`) | %s | %s | %s (%s) | %s |%n", m.workload(), m.unit(),
+                        number(warm.get().value()), number(peer.get().value()), peer.get().impl(), times(ratio(m, warm.get().value(), peer.get().value()))));
+            }
         }
         sb.append("\n| scaling, `cpu` workload | 2 workers / 1 worker |\n|---|---:|\n");
         for (String impl : List.of("ringloader-process", "ringloader-thread", "pytorch-fork", "pytorch-spawn", "djl")) {
