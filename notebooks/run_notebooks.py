@@ -32,6 +32,10 @@ def execute(path, args):
     """Runs one notebook; returns (executed notebook, seconds, None) or (None, seconds, message)."""
     for attempt in range(1, args.attempts + 1):
         nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:  # the committed outputs go: only this run's count, and tell a started kernel
+            if cell.cell_type == "code":
+                cell.outputs = []
+                cell.execution_count = None
         client = NotebookClient(nb, kernel_name=args.kernel, timeout=args.cell_timeout,
                                 startup_timeout=args.startup_timeout,
                                 resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
