@@ -15,6 +15,8 @@ public final class Main {
                                    --seed, --json; see README)
               ring-demo            the shared-memory ring between two processes, on its own
               test                 run every test of the project (handled by the launcher script)
+              notebooks [--save] [--install]
+                                   run notebooks/ headless on the Java kernel (handled by the launcher script)
               bench ring           GB/s through the shared-memory ring vs memcpy, as JSON lines
               bench --workload W [--workers N] [--mode process|thread|inline]
                                    a workload of docs/benchmarks.md (tiny, wide, cpu, startup, train);

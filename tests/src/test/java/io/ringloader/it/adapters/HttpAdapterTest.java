@@ -78,7 +78,8 @@ class HttpAdapterTest {
         TestHttpServer server = new TestHttpServer();
         try (DataLoader l = DataLoader.builder(HttpDataset.of(server.template(), 1000).withRetries(3, 1000)).batchSize(10).numWorkers(2).build()) {
             Iterator<Batch> it = l.iterator();
-            it.next().close();
+            it.next().close(); // from worker 0
+            it.next().close(); // from worker 1: both are past open() and reading when the server goes
             server.close();
             assertThatThrownBy(() -> {
                 while (it.hasNext()) it.next().close();

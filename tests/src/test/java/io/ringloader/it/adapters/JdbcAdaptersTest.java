@@ -94,7 +94,8 @@ class JdbcAdaptersTest {
         assertThat(hasOpen(ProcessHandle.current().pid(), db)).as("the trainer keeps no connection").isFalse();
         try (DataLoader l = DataLoader.builder(ds).batchSize(50).shuffle(true).numWorkers(2).persistentWorkers(true).build()) {
             Iterator<Batch> it = l.iterator();
-            it.next().close();
+            it.next().close(); // from worker 0
+            it.next().close(); // from worker 1: both have opened their connections by now
             for (long pid : l.workerPids()) assertThat(hasOpen(pid, db)).as("worker pid %d has its own connection to the file", pid).isTrue();
             while (it.hasNext()) it.next().close();
             assertThat(readAll(l)).hasSize(1000);
@@ -150,6 +151,9 @@ class JdbcAdaptersTest {
             // The server dies in the middle of an epoch.
             try (DataLoader l = DataLoader.builder(JdbcDataset.byKey(pg.url(), query, "id")).batchSize(100).numWorkers(2).build()) {
                 Iterator<Batch> it = l.iterator();
+                // Batches 0 and 1 come from workers 0 and 1: both have connected (in open()) before the kill,
+                // which then hits them while they read, not while they connect.
+                it.next().close();
                 it.next().close();
                 pg.kill();
                 assertThatThrownBy(() -> {
