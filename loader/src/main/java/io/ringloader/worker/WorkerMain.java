@@ -20,7 +20,17 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 /**
  * A process worker: {@code WorkerMain <segment name>}, or {@code WorkerMain --spare} for a JVM of the
  * warm pool, told its segment on stdin when a loader takes it. Started by the loader with the parent's
- * {@code java}, class path and flags; never forked.
+ * {@code java}, class path and flags; never forked. Its start, in order:
+ *
+ * <ol>
+ *   <li>Arm the parent-death signal and check the parent still lives (it may have died meanwhile).</li>
+ *   <li>A spare: warm up, print {@link io.ringloader.os.ChildProcess#READY_LINE}, and wait on stdin for its
+ *       segment's name and temporary folder (end of stdin: exit, the pool is closing).</li>
+ *   <li>Wait for the segment by name, then for its magic number: the trainer starts this JVM before it
+ *       has worked out the dataset's schema, and writes the magic number last.</li>
+ *   <li>Unlink the name (both sides have it mapped), read the config, attach the rings, and run
+ *       {@link WorkerLoop}.</li>
+ * </ol>
  */
 public final class WorkerMain {
     private WorkerMain() {}
