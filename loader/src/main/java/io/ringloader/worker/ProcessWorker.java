@@ -77,12 +77,8 @@ public final class ProcessWorker extends Worker {
                 spare.stop(0); // it died as a spare: start one now
             }
         }
-        List<String> options = baseOptions();
-        if (tmpDir != null) options.add("-Djava.io.tmpdir=" + tmpDir);
-        options.addAll(jvmOptions);
-        List<String> command = JavaProcess.command(WorkerMain.class.getName(), options, List.of(name));
         try {
-            return new Launch(id, name, CompletableFuture.supplyAsync(() -> ChildProcess.start(label, command), SPAWNER).get());
+            return new Launch(id, name, spawn(label, jvmOptions, tmpDir, name).get());
         } catch (InterruptedException | ExecutionException e) {
             if (e instanceof InterruptedException) Thread.currentThread().interrupt();
             throw new IllegalStateException("cannot start " + label + ": " + e.getCause(), e.getCause());
@@ -91,27 +87,31 @@ public final class ProcessWorker extends Worker {
 
     /** Starts a spare JVM for the {@link WorkerPool}, from the spawner thread. */
     static CompletableFuture<ChildProcess> spawnSpare(List<String> jvmOptions) {
-        List<String> options = baseOptions();
-        options.addAll(jvmOptions);
-        List<String> command = JavaProcess.command(WorkerMain.class.getName(), options, List.of(WorkerMain.SPARE));
-        return CompletableFuture.supplyAsync(() -> ChildProcess.start("spare worker", command), SPAWNER);
+        return spawn("spare worker", jvmOptions, null, WorkerMain.SPARE);
     }
 
-    /** The options every worker JVM gets before the user's. */
-    private static List<String> baseOptions() {
+    /**
+     * Starts {@code WorkerMain <argument>} from the spawner thread: the options every worker JVM gets, then
+     * its temporary folder (if known now), then the user's options, which come last and win.
+     */
+    private static CompletableFuture<ChildProcess> spawn(String label, List<String> jvmOptions, java.nio.file.Path tmpDir, String argument) {
         List<String> options = new ArrayList<>();
-        options.add("-Xmx1g"); // a small default heap; the user's options come after and win
+        options.add("-Xmx1g"); // a small default heap
         options.add("-XX:-UsePerfData"); // no /tmp/hsperfdata file to leave behind on kill -9
         options.add("-Dringloader.spawnNanos=" + System.nanoTime()); // for RINGLOADER_TRACE
-        // Temporary files a worker's libraries make (native libraries unpacked from jars, say) go to a
-        // folder the loader removes (added by the caller): a worker killed with -9 cannot clean up after itself.
         String aot = System.getProperty(AOT_CACHE_PROPERTY);
         if (aot != null && java.nio.file.Files.isRegularFile(java.nio.file.Path.of(aot))) {
             // A JDK AOT cache recorded with this class path: the worker loads and links its classes from it.
             options.add("-XX:AOTCache=" + aot);
             options.add("-Xlog:aot=off"); // a stale cache is ignored; the worker starts as without one
         }
-        return options;
+        // Temporary files a worker's libraries make (native libraries unpacked from jars, say) go to a
+        // folder the loader removes: a worker killed with -9 cannot clean up after itself. (A spare is
+        // told its folder when a loader takes it.)
+        if (tmpDir != null) options.add("-Djava.io.tmpdir=" + tmpDir);
+        options.addAll(jvmOptions);
+        List<String> command = JavaProcess.command(WorkerMain.class.getName(), options, List.of(argument));
+        return CompletableFuture.supplyAsync(() -> ChildProcess.start(label, command), SPAWNER);
     }
 
     /** Lays out the segment a launched JVM waits for; the worker is then this loader's. */

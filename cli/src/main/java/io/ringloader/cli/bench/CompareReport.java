@@ -48,14 +48,15 @@ final class CompareReport {
     }
 
     private final List<Entry> entries;
-    private final List<String> raw;
+    /** The single-thread copies of one wide batch (the physical limit), by implementation. */
+    private final Map<String, List<Double>> copies;
     private final Machine machine;
     private final double minutes;
     private final List<String> missing;
 
-    private CompareReport(List<Entry> entries, List<String> raw, Machine machine, double minutes, List<String> missing) {
+    private CompareReport(List<Entry> entries, Map<String, List<Double>> copies, Machine machine, double minutes, List<String> missing) {
         this.entries = entries;
-        this.raw = raw;
+        this.copies = copies;
         this.machine = machine;
         this.minutes = minutes;
         this.missing = missing;
@@ -65,17 +66,23 @@ final class CompareReport {
 
     static CompareReport of(List<String> lines, Machine machine, double minutes, List<String> missing) {
         List<Entry> entries = new ArrayList<>();
+        Map<String, List<Double>> copies = new TreeMap<>();
         for (String line : lines) {
             Map<String, String> f = new LinkedHashMap<>();
             Matcher m = FIELD.matcher(line);
             while (m.find()) f.put(m.group(1), m.group(3) != null ? m.group(3) : m.group(2));
-            String workload = f.get("workload");
+            String impl = f.get("impl"), workload = f.get("workload");
+            if (impl == null) continue; // the run's own summary line
+            if (impl.startsWith("memcpy")) {
+                copies.computeIfAbsent(impl, k -> new ArrayList<>()).add(Double.parseDouble(f.get("gb_per_s")));
+                continue;
+            }
             Optional<Metric> metric = METRICS.stream().filter(x -> x.workload().equals(workload)).findFirst();
-            if (metric.isEmpty() || !f.containsKey(metric.get().field()) || f.get("impl").startsWith("memcpy")) continue;
+            if (metric.isEmpty() || !f.containsKey(metric.get().field())) continue;
             int workers = f.containsKey("workers") ? Integer.parseInt(f.get("workers")) : 0;
-            entries.add(new Entry(f.get("impl"), workload, workers, Double.parseDouble(f.get(metric.get().field())), f));
+            entries.add(new Entry(impl, workload, workers, Double.parseDouble(f.get(metric.get().field())), f));
         }
-        return new CompareReport(entries, lines, machine, minutes, missing);
+        return new CompareReport(entries, copies, machine, minutes, missing);
     }
 
     private List<Entry> of(String workload) {
@@ -174,12 +181,6 @@ final class CompareReport {
             }
             if (m.workload().equals("wide")) {
                 // The physical limit: one thread copying one batch, measured by each wide run (and by numpy).
-                Map<String, List<Double>> copies = new TreeMap<>();
-                for (String line : raw) {
-                    Matcher impl = Pattern.compile("\"impl\":\\s*\"(memcpy[^\"]*)\"").matcher(line);
-                    Matcher gbs = Pattern.compile("\"gb_per_s\":\\s*([0-9.]+)").matcher(line);
-                    if (impl.find() && gbs.find()) copies.computeIfAbsent(impl.group(1), k -> new ArrayList<>()).add(Double.parseDouble(gbs.group(1)));
-                }
                 copies.forEach((impl, v) -> sb.append(String.format(Locale.ROOT, "| %s: one thread copying one batch (median of %d) | | %s | | |%n",
                         impl, v.size(), number(v.stream().sorted().toList().get(v.size() / 2)))));
             }
