@@ -9,6 +9,7 @@ import io.ringloader.ring.SpscRing;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
@@ -36,6 +37,13 @@ public final class BatchBuilder implements SampleWriter {
     private final ColumnLayout[] columns;
     private final Columns.DType[] dtypes;
     private final FlatBufferBuilder fbb = BatchLayout.newBuilder();
+    /**
+     * The IPC metadata of the last batch and what it was built from. Batches of one size and fixed-width
+     * columns have the same metadata byte for byte, so the flatbuffer is built only when it changes.
+     */
+    private long[] lastNodes, lastBuffers;
+    private long lastBodyLength = -1;
+    private byte[] lastMessage;
     private final int workerId;
     private WorkerContext context;
     /** Set for batches built on the caller's thread, where waiting for space would wait forever. */
@@ -245,14 +253,22 @@ public final class BatchBuilder implements SampleWriter {
             }
         }
         long bodyLength = recordLength - bodyOffset;
-        int size = layout.writeMessage(fbb, rows, nodes, buffers, bodyLength);
         int metaReserve = layout.metaReserve();
-        if (8 + size > metaReserve) throw new IllegalStateException("IPC metadata of " + size + " bytes outgrew its reserve of " + metaReserve);
-        ByteBuffer fb = fbb.dataBuffer();
+        if (bodyLength != lastBodyLength || !Arrays.equals(nodes, lastNodes) || !Arrays.equals(buffers, lastBuffers)) {
+            int size = layout.writeMessage(fbb, rows, nodes, buffers, bodyLength);
+            if (8 + size > metaReserve) throw new IllegalStateException("IPC metadata of " + size + " bytes outgrew its reserve of " + metaReserve);
+            ByteBuffer fb = fbb.dataBuffer();
+            lastMessage = new byte[size];
+            fb.get(fb.position(), lastMessage);
+            lastNodes = nodes;
+            lastBuffers = buffers;
+            lastBodyLength = bodyLength;
+        }
+        int size = lastMessage.length;
         long meta = RecordHeader.LENGTH;
         record.set(JAVA_INT, meta, -1); // continuation marker 0xFFFFFFFF
         record.set(JAVA_INT, meta + 4, metaReserve - 8); // metadata length, padding included
-        MemorySegment.copy(MemorySegment.ofBuffer(fb), 0, record, meta + 8, size);
+        MemorySegment.copy(lastMessage, 0, record, JAVA_BYTE, meta + 8, size);
         record.asSlice(meta + 8 + size, metaReserve - 8 - size).fill((byte) 0);
         writeHeader(record, RecordHeader.BATCH, epoch, seq, rows, workerId);
         record.set(JAVA_LONG, RecordHeader.BODY_OFFSET, bodyOffset);

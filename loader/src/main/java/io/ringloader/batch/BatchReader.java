@@ -17,6 +17,8 @@ import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -29,10 +31,18 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * <p>Everything is read in place: values, offsets, variable-length bytes, tensors, and validity bitmaps
  * (the worker writes them even for a column without nulls; given none, Arrow Java would allocate and
  * fill one per column in the trainer, for every batch).
+ *
+ * <p>Vectors are kept for the next batch, as Arrow's own {@code ArrowReader} keeps one root for a whole
+ * stream: a closed batch's root goes back here with its buffers released ({@link #recycle}), and a later
+ * batch loads its buffers into it. Building a root is most of the trainer's work per batch (a vector per
+ * field from the schema), and for the short epochs of a benchmark it was also most of the code its JIT
+ * compiled while the workers needed the cores.
  */
 public final class BatchReader {
     private final Schema schema;
     private final BufferAllocator allocator;
+    /** Roots of closed batches, with no buffers: taken by any thread that reads, given back by any that closes. */
+    private final Queue<VectorSchemaRoot> spare = new ConcurrentLinkedQueue<>();
 
     public BatchReader(Schema schema, BufferAllocator allocator) {
         this.schema = schema;
@@ -60,13 +70,26 @@ public final class BatchReader {
                 release.run();
             }
         });
-        VectorSchemaRoot root = VectorSchemaRoot.create(schema, allocator);
+        VectorSchemaRoot root = spare.poll();
+        if (root == null) root = VectorSchemaRoot.create(schema, allocator);
         try (ArrowRecordBatch arrow = MessageSerializer.deserializeRecordBatch(batch, buf)) {
             new VectorLoader(root).load(arrow);
         } catch (IOException e) {
             root.close();
             throw new UncheckedIOException("cannot read a batch record", e);
+        } catch (RuntimeException e) {
+            root.close();
+            throw e;
         }
         return root;
+    }
+
+    /**
+     * Releases the buffers of a root that {@link #read} returned (the last release hands the record back
+     * to its worker) and keeps its vectors for a later batch. The caller must not touch the root again.
+     */
+    public void recycle(VectorSchemaRoot root) {
+        root.clear();
+        spare.offer(root);
     }
 }

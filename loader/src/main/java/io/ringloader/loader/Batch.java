@@ -1,5 +1,6 @@
 package io.ringloader.loader;
 
+import io.ringloader.batch.BatchReader;
 import org.apache.arrow.vector.VectorSchemaRoot;
 
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -11,21 +12,28 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class Batch implements AutoCloseable {
     private final VectorSchemaRoot root;
+    private final BatchReader reader;
     private final int epoch;
     private final long index;
     private final long[] sampleIndices;
     private final int workerId;
+    private final int rows;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    Batch(VectorSchemaRoot root, int epoch, long index, long[] sampleIndices, int workerId) {
+    Batch(VectorSchemaRoot root, BatchReader reader, int epoch, long index, long[] sampleIndices, int workerId) {
         this.root = root;
+        this.reader = reader;
+        this.rows = root.getRowCount();
         this.epoch = epoch;
         this.index = index;
         this.sampleIndices = sampleIndices;
         this.workerId = workerId;
     }
 
-    /** The batch's columns. Do not use them after {@link #close()}. */
+    /**
+     * The batch's columns. Do not use them after {@link #close()}: the loader then fills the same vectors
+     * with a later batch (as Arrow's {@code ArrowReader} does with its root).
+     */
     public VectorSchemaRoot root() {
         if (closed.get()) throw new IllegalStateException("batch " + index + " of epoch " + epoch + " is closed");
         return root;
@@ -33,7 +41,7 @@ public final class Batch implements AutoCloseable {
 
     /** Samples in the batch. */
     public int size() {
-        return root.getRowCount();
+        return rows;
     }
 
     public int epoch() {
@@ -62,11 +70,11 @@ public final class Batch implements AutoCloseable {
     /** Releases the batch's shared memory to its worker. Idempotent; safe from any thread. */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) root.close();
+        if (closed.compareAndSet(false, true)) reader.recycle(root);
     }
 
     @Override
     public String toString() {
-        return "Batch[epoch " + epoch + ", #" + index + ", " + root.getRowCount() + " samples, worker " + workerId + "]";
+        return "Batch[epoch " + epoch + ", #" + index + ", " + rows + " samples, worker " + workerId + "]";
     }
 }

@@ -407,8 +407,11 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         DataLoaderException died(Worker w, String what) {
             String tail = String.join("\n  ", w.stderrTail());
             String phase = w.isReady() ? "while the trainer waited for " + what : "before it was ready (while starting or opening the dataset)";
+            // A JVM that cannot start (two collectors, a heap it cannot reserve) says why on stdout.
+            String out = w.isReady() ? "" : String.join("\n  ", w.stdoutTail());
             String message = w.describe() + " " + w.exitDescription() + " " + phase
-                    + (tail.isEmpty() ? "" : ". The last lines of its stderr:\n  " + tail);
+                    + (tail.isEmpty() ? "" : ". The last lines of its stderr:\n  " + tail)
+                    + (out.isEmpty() ? "" : (tail.isEmpty() ? "." : "\n") + " The last lines of its stdout:\n  " + out);
             return w.isReady() ? new WorkerDiedException(message, w.id(), w.pid()) : new WorkerStartException(message, w.id(), w.pid(), null);
         }
 
@@ -444,7 +447,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
                 WorkerPool.keep(jvmOptions, numWorkers);
             }
             samples.addAndGet(root.getRowCount());
-            return new Batch(root, epoch, index, indices, w.id());
+            return new Batch(root, reader, epoch, index, indices, w.id());
         }
 
         void timed(long startedNanos) {

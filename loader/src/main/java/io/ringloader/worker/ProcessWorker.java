@@ -169,6 +169,11 @@ public final class ProcessWorker extends Worker {
     }
 
     @Override
+    public List<String> stdoutTail() {
+        return child.stdoutTail();
+    }
+
+    @Override
     public String threadDump() {
         return child.threadDump(3000);
     }

@@ -5,10 +5,6 @@ import io.ringloader.os.SharedMemory;
 import io.ringloader.ring.RingRecord;
 import io.ringloader.ring.SpscRing;
 
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.ObjectOutputStream;
-import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.util.List;
@@ -70,7 +66,7 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
     static Segment allocate(WorkerSpec spec, String name) {
         WorkerConfig config = new WorkerConfig(spec.recipe().bytes(), spec.recipe().classes(), spec.columns(), spec.id(), spec.numWorkers(),
                 spec.seed(), spec.shardIndex(), spec.shardCount(), spec.cpu());
-        byte[] bytes = serialize(config);
+        byte[] bytes = config.encode();
         long requestOffset = WorkerSegment.requestRingOffset(bytes.length);
         long batchOffset = WorkerSegment.batchRingOffset(bytes.length, spec.requestCapacity());
         SharedMemory shm = SharedMemory.create(name, WorkerSegment.totalLength(bytes.length, spec.requestCapacity(), spec.batchCapacity()));
@@ -97,16 +93,6 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
         }
     }
 
-    private static byte[] serialize(Object o) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        try (ObjectOutputStream oos = new ObjectOutputStream(out)) {
-            oos.writeObject(o);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return out.toByteArray();
-    }
-
     public int id() {
         return id;
     }
@@ -124,6 +110,11 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
 
     /** The last lines of the worker's stderr (empty for thread workers, whose stderr is ours). */
     public abstract List<String> stderrTail();
+
+    /** The last lines it wrote to stdout, for a worker that could not start (call after {@link #stderrTail()}). */
+    public List<String> stdoutTail() {
+        return List.of();
+    }
 
     /** The worker's stacks, for a hang report. */
     public abstract String threadDump();

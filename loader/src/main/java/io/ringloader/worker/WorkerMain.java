@@ -84,10 +84,7 @@ public final class WorkerMain {
         byte[] configBytes = shm.map(WorkerSegment.CONTROL_LENGTH, WorkerSegment.pages(configLength))
                 .asSlice(0, configLength).toArray(JAVA_BYTE);
         trace("config mapped");
-        WorkerConfig config;
-        try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(configBytes))) {
-            config = (WorkerConfig) in.readObject();
-        }
+        WorkerConfig config = WorkerConfig.decode(configBytes);
         trace("config read");
         if (config.cpu() >= 0) io.ringloader.os.Posix.pinProcess(config.cpu());
         SpscRing requests = SpscRing.attach(shm, control.get(JAVA_LONG, WorkerSegment.REQUEST_RING_OFFSET));
@@ -101,18 +98,19 @@ public final class WorkerMain {
     }
 
     /**
-     * What a spare does before it says it is ready: a round trip of a config through Java serialization,
-     * the slowest step of a worker's start after the JVM's own (~100 ms of class loading and
-     * reflection the first time), so that the loader that takes the spare does not wait for it.
+     * What a spare does before it says it is ready: a config through its codec, and an object through
+     * Java serialization (the dataset comes that way; the first use costs tens of milliseconds of class
+     * loading and reflection), so that the loader that takes the spare does not wait for them.
      */
     private static void warmUp() throws Exception {
         WorkerConfig sample = new WorkerConfig(new byte[0], java.util.Map.of(), java.util.List.of(
                 new io.ringloader.batch.ColumnLayout("x", io.ringloader.batch.ColumnLayout.Kind.TENSOR, io.ringloader.data.Columns.DType.FLOAT32, 4),
                 new io.ringloader.batch.ColumnLayout("y", io.ringloader.batch.ColumnLayout.Kind.FIXED, io.ringloader.data.Columns.DType.INT64, 1)),
                 0, 1, 0, 0, 1, -1);
+        WorkerConfig.decode(sample.encode());
         java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
         try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
-            out.writeObject(sample);
+            out.writeObject(new java.util.ArrayList<>(java.util.List.of(1L, "x")));
         }
         try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
             in.readObject();

@@ -31,6 +31,8 @@ public final class ChildProcess implements AutoCloseable {
     private volatile boolean saidReady;
     private final Process process;
     private final ArrayDeque<String> stderrTail = new ArrayDeque<>();
+    /** The last lines on stdout too: the JVM writes its own start-up failures there ("Error occurred during initialization of VM"). */
+    private final ArrayDeque<String> stdoutTail = new ArrayDeque<>();
     private final Thread[] pumps;
     /** While a thread dump is being taken: where the child's stdout lines go instead of the console. */
     private volatile StringBuilder capture;
@@ -81,11 +83,10 @@ public final class ChildProcess implements AutoCloseable {
                         saidReady = true;
                         continue;
                     }
-                    if (keepTail) {
-                        synchronized (stderrTail) {
-                            if (stderrTail.size() == TAIL_LINES) stderrTail.removeFirst();
-                            stderrTail.addLast(line);
-                        }
+                    ArrayDeque<String> tail = keepTail ? stderrTail : stdoutTail;
+                    synchronized (tail) {
+                        if (tail.size() == TAIL_LINES) tail.removeFirst();
+                        tail.addLast(line);
                     }
                     to.println("[" + label + " pid " + process.pid() + "] " + line);
                 }
@@ -215,6 +216,13 @@ public final class ChildProcess implements AutoCloseable {
     public List<String> stderrTail() {
         synchronized (stderrTail) {
             return List.copyOf(stderrTail);
+        }
+    }
+
+    /** The last lines the child wrote to stdout (up to the same count as {@link #stderrTail()}). */
+    public List<String> stdoutTail() {
+        synchronized (stdoutTail) {
+            return List.copyOf(stdoutTail);
         }
     }
 

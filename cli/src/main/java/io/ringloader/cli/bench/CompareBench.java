@@ -133,10 +133,12 @@ public final class CompareBench {
         /** {@code ringloader bench ARGS} in a fresh JVM (with the launcher's start-up cache, if any). */
         void java(String label, String... args) {
             List<String> options = new ArrayList<>();
-            String aot = System.getProperty(io.ringloader.worker.ProcessWorker.AOT_CACHE_PROPERTY);
+            String aot = System.getProperty("ringloader.trainer.aotCache");
             if (aot != null && Files.isRegularFile(Path.of(aot))) {
-                options.addAll(List.of("-XX:AOTCache=" + aot, "-Xlog:aot=off", "-D" + io.ringloader.worker.ProcessWorker.AOT_CACHE_PROPERTY + "=" + aot));
+                options.addAll(List.of("-XX:AOTCache=" + aot, "-Xlog:aot=off", "-Dringloader.trainer.aotCache=" + aot));
             }
+            String workerAot = System.getProperty(io.ringloader.worker.ProcessWorker.AOT_CACHE_PROPERTY);
+            if (workerAot != null) options.add("-D" + io.ringloader.worker.ProcessWorker.AOT_CACHE_PROPERTY + "=" + workerAot);
             String data = System.getProperty("ringloader.data.dir");
             if (data != null) options.add("-Dringloader.data.dir=" + data);
             List<String> all = new ArrayList<>(List.of("bench"));

@@ -10,8 +10,14 @@ import org.apache.arrow.vector.complex.FixedSizeListVector;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * {@code ringloader bench --workload tiny|wide|cpu|startup [--workers N] [--mode process|thread|inline]}:
@@ -97,19 +103,29 @@ public final class LoaderBench {
         try (DataLoader loader = builder(ds, batch, mode, workers).shuffle(true).seed(42).persistentWorkers(true).build()) {
             for (int e = 1; e < TIMED_EPOCH; e++) consume(workload, loader);
             var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+            boolean verbose = Boolean.getBoolean("ringloader.bench.verbose");
             long cpu0 = os.getProcessCpuTime();
-            long t0 = System.nanoTime();
             var before = loader.stats();
+            List<Map<String, Long>> threads0 = new ArrayList<>();
+            if (verbose) {
+                threads0.add(threadTicks("self"));
+                for (var w : before.workers()) threads0.add(threadTicks(Long.toString(w.pid())));
+                System.err.println("--- the timed epoch starts");
+            }
+            long t0 = System.nanoTime();
             long[] n = consume(workload, loader);
             double s = (System.nanoTime() - t0) / 1e9;
             var after = loader.stats();
-            if (Boolean.getBoolean("ringloader.bench.verbose")) {
+            if (verbose) {
+                // Where the CPU went during the timed epoch, per process and thread (the JIT's compiler threads too).
                 System.err.printf(Locale.ROOT, "trainer process (all its threads, the JIT's too): cpu %.1f ms of %.1f ms%n", (os.getProcessCpuTime() - cpu0) / 1e6, s * 1e3);
+                printThreads("trainer", threads0.get(0), threadTicks("self"));
                 for (int w = 0; w < after.workers().size(); w++) {
                     var a = after.workers().get(w);
                     var bw = before.workers().get(w);
                     System.err.printf(Locale.ROOT, "worker %d: %d batches, busy %.1f ms of %.1f ms%n", w, a.batches() - bw.batches(),
                             (a.busy().toNanos() - bw.busy().toNanos()) / 1e6, s * 1e3);
+                    printThreads("worker " + a.id(), threads0.get(w + 1), threadTicks(Long.toString(a.pid())));
                 }
             }
             String extra = workload.equals("wide")
@@ -118,6 +134,34 @@ public final class LoaderBench {
             return String.format(Locale.ROOT, "{\"impl\":\"%s\",\"workload\":\"%s\",\"workers\":%d,\"samples_per_s\":%.1f%s,\"check\":%d,\"stall_pct\":%.1f}",
                     impl, workload, mode == WorkerMode.INLINE ? 0 : workers, n[0] / s, extra, n[1], loader.stats().stallPercent());
         }
+    }
+
+    /** CPU time in clock ticks (1/100 s on Linux) per thread name of process {@code pid} ("self": this one), from /proc. */
+    static Map<String, Long> threadTicks(String pid) {
+        Map<String, Long> out = new TreeMap<>();
+        try (var tasks = Files.list(Path.of("/proc", pid, "task"))) {
+            for (Path t : (Iterable<Path>) tasks::iterator) {
+                String stat;
+                try {
+                    stat = Files.readString(t.resolve("stat"));
+                } catch (java.nio.file.NoSuchFileException ended) {
+                    continue; // the thread ended meanwhile
+                }
+                String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                out.merge(name, Long.parseLong(f[11]) + Long.parseLong(f[12]), Long::sum); // utime + stime
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return out;
+    }
+
+    private static void printThreads(String who, Map<String, Long> before, Map<String, Long> after) {
+        after.forEach((name, ticks) -> {
+            long d = ticks - before.getOrDefault(name, 0L);
+            if (d > 0) System.err.printf(Locale.ROOT, "  %s thread %s: %d ms%n", who, name, d * 10);
+        });
     }
 
     /** One epoch, doing with each batch what the workload says; returns {samples, checksum}. */

@@ -452,4 +452,68 @@ class DataLoaderTest {
             }
         }
     }
+    @ParameterizedTest
+    @EnumSource(WorkerMode.class)
+    void aClosedBatchsVectorsCarryALaterBatchAndTheClosedBatchKeepsItsSize(WorkerMode mode) {
+        // 100 samples in batches of 30: 30, 30, 30, 10; with nulls and variable-length columns.
+        try (DataLoader loader = loader(new Datasets.Numbers(100), mode, 1).batchSize(30).build()) {
+            var it = loader.iterator();
+            Batch first = it.next();
+            var root = first.root();
+            first.close();
+            assertThatThrownBy(first::root).isInstanceOf(IllegalStateException.class).hasMessageContaining("is closed");
+            assertThat(first.size()).isEqualTo(30);
+            Batch second = it.next();
+            assertThat(second.root()).as("the closed batch's vectors, loaded with the next batch").isSameAs(root);
+            assertIds(second, 30, 30);
+            Batch third = it.next(); // read while the second is held: vectors of its own
+            assertThat(third.root()).isNotSameAs(second.root());
+            assertIds(third, 60, 30);
+            assertIds(second, 30, 30);
+            second.close();
+            third.close();
+            try (Batch last = it.next()) {
+                assertIds(last, 90, 10);
+            }
+            assertThat(it.hasNext()).isFalse();
+        }
+    }
+
+    private static void assertIds(Batch b, long from, int rows) {
+        var root = b.root();
+        assertThat(b.size()).isEqualTo(rows);
+        assertThat(root.getRowCount()).isEqualTo(rows);
+        BigIntVector id = (BigIntVector) root.getVector("id");
+        VarCharVector name = (VarCharVector) root.getVector("name");
+        for (int r = 0; r < rows; r++) {
+            long i = from + r;
+            assertThat(id.get(r)).isEqualTo(i);
+            if (i % 7 == 0) assertThat(name.isNull(r)).as("name of sample %d", i).isTrue();
+            else assertThat(name.getObject(r).toString()).isEqualTo("sample-" + i);
+        }
+    }
+
+    @Test
+    void processWorkersRunTheSerialCollectorUnlessTheUserPicksAnother() throws Exception {
+        assertThat(workerCommandLine()).contains("-XX:+UseSerialGC");
+        // Two collectors would stop the JVM at start: the user's choice replaces ours.
+        assertThat(workerCommandLine("-XX:+UseParallelGC")).contains("-XX:+UseParallelGC").doesNotContain("-XX:+UseSerialGC");
+    }
+
+    @Test
+    void aWorkerJvmThatCannotStartSaysWhyEvenWhenTheJvmWroteItToStdout() {
+        // HotSpot writes "Error occurred during initialization of VM" and its reason to stdout, not stderr.
+        assertThatThrownBy(() -> workerCommandLine("-XX:+UseG1GC", "-XX:+UseParallelGC"))
+                .isInstanceOf(io.ringloader.loader.WorkerStartException.class)
+                .hasMessageContaining("before it was ready").hasMessageContaining("Multiple garbage collectors selected");
+    }
+
+    /** The command line of a process worker that delivered a batch. */
+    private static List<String> workerCommandLine(String... jvmOptions) throws Exception {
+        try (DataLoader loader = loader(new Datasets.Numbers(20), WorkerMode.PROCESS, 1).batchSize(10).workerJvmOptions(jvmOptions).build()) {
+            loader.iterator().next().close();
+            byte[] cmdline = java.nio.file.Files.readAllBytes(java.nio.file.Path.of("/proc", Long.toString(loader.workerPids().get(0)), "cmdline"));
+            return List.of(new String(cmdline, java.nio.charset.StandardCharsets.UTF_8).split("\0"));
+        }
+    }
 }
