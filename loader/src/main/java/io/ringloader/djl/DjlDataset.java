@@ -43,20 +43,40 @@ import java.util.concurrent.ExecutorService;
  */
 public final class DjlDataset implements Dataset {
     private final DataLoader loader;
-    private final List<String> data;
-    private final List<String> labels;
+    /** The data and label columns, worked out once from the schema: a batch only looks up its buffers. */
+    private final List<Column> data;
+    private final List<Column> labels;
 
     private DjlDataset(DataLoader loader, List<String> data, List<String> labels) {
         this.loader = loader;
-        this.data = data;
-        this.labels = labels;
-        for (String c : concat(data, labels)) {
-            Field f = loader.schema().getFields().stream().filter(x -> x.getName().equals(c)).findFirst().orElse(null);
-            if (f == null) {
-                throw new IllegalArgumentException("the loader's batches have no column '" + c + "'; they have "
-                        + loader.schema().getFields().stream().map(Field::getName).toList());
+        this.data = data.stream().map(c -> Column.of(loader.schema(), c)).toList();
+        this.labels = labels.stream().map(c -> Column.of(loader.schema(), c)).toList();
+    }
+
+    /**
+     * How one column becomes an NDArray: its position in the batch, its DJL type, and its shape but for
+     * the batch dimension. Fails on a column that cannot become an NDArray.
+     */
+    private record Column(String name, int index, boolean tensor, DataType type, long[] dims, long rowBytes) {
+        static Column of(org.apache.arrow.vector.types.pojo.Schema schema, String name) {
+            List<Field> fields = schema.getFields();
+            int index = -1;
+            for (int i = 0; i < fields.size(); i++) if (fields.get(i).getName().equals(name)) index = i;
+            if (index < 0) {
+                throw new IllegalArgumentException("the loader's batches have no column '" + name + "'; they have "
+                        + fields.stream().map(Field::getName).toList());
             }
-            dataType(f); // fails now on a column that cannot become an NDArray
+            Field field = fields.get(index);
+            DataType type = dataType(field);
+            boolean tensor = field.getType() instanceof ArrowType.FixedSizeList;
+            int[] shape = tensor ? Columns.shape(field) : new int[0];
+            long[] dims = new long[shape.length + 1];
+            long elements = 1;
+            for (int i = 0; i < shape.length; i++) {
+                dims[i + 1] = shape[i];
+                elements *= shape[i];
+            }
+            return new Column(name, index, tensor, type, dims, elements * type.getNumOfBytes());
         }
     }
 
@@ -102,10 +122,11 @@ public final class DjlDataset implements Dataset {
         NDManager arrays = manager.newSubManager();
         try {
             VectorSchemaRoot root = batch.root();
-            NDList x = new NDList(), y = new NDList();
-            for (String c : data) x.add(array(arrays, root.getVector(c), root.getRowCount()));
-            for (String c : labels) y.add(array(arrays, root.getVector(c), root.getRowCount()));
-            return new RingBatch(arrays, x, y, batch.size(), progress, batch);
+            int rows = batch.size();
+            NDList x = new NDList(data.size()), y = new NDList(labels.size());
+            for (Column c : data) x.add(array(arrays, c, root.getVector(c.index()), rows));
+            for (Column c : labels) y.add(array(arrays, c, root.getVector(c.index()), rows));
+            return new RingBatch(arrays, x, y, rows, progress, batch);
         } catch (RuntimeException e) {
             arrays.close();
             batch.close();
@@ -114,29 +135,18 @@ public final class DjlDataset implements Dataset {
     }
 
     /** An NDArray over a column's values in place. */
-    static NDArray array(NDManager manager, FieldVector vector, int rows) {
-        Field field = vector.getField();
-        DataType type = dataType(field);
-        FieldVector values = vector instanceof FixedSizeListVector list ? (FieldVector) list.getDataVector() : vector;
-        long[] dims;
-        if (vector instanceof FixedSizeListVector) {
-            int[] shape = Columns.shape(field);
-            dims = new long[shape.length + 1];
-            for (int i = 0; i < shape.length; i++) dims[i + 1] = shape[i];
-        } else {
-            dims = new long[1];
-        }
-        dims[0] = rows;
-        Shape shape = new Shape(dims);
-        long bytes = shape.size() * type.getNumOfBytes();
+    private static NDArray array(NDManager manager, Column column, FieldVector vector, int rows) {
         if (vector.getNullCount() > 0) {
-            throw new IllegalArgumentException("column '" + field.getName() + "' has " + vector.getNullCount()
+            throw new IllegalArgumentException("column '" + column.name() + "' has " + vector.getNullCount()
                     + " nulls in this batch; an NDArray cannot hold nulls");
         }
+        FieldVector values = column.tensor() ? (FieldVector) ((FixedSizeListVector) vector).getDataVector() : vector;
+        long[] dims = column.dims().clone();
+        dims[0] = rows;
         long address = ((BaseFixedWidthVector) values).getDataBuffer().memoryAddress();
         // A direct buffer over the batch's bytes; DJL's PyTorch engine wraps it without copying.
-        ByteBuffer buffer = MemorySegment.ofAddress(address).reinterpret(bytes).asByteBuffer().order(ByteOrder.nativeOrder());
-        return manager.create(buffer, shape, type);
+        ByteBuffer buffer = MemorySegment.ofAddress(address).reinterpret(rows * column.rowBytes()).asByteBuffer().order(ByteOrder.nativeOrder());
+        return manager.create(buffer, new Shape(dims), column.type());
     }
 
     /** The DJL type of a column, or an error saying why it cannot be an NDArray. */
@@ -157,12 +167,6 @@ public final class DjlDataset implements Dataset {
             case FLOAT32 -> DataType.FLOAT32;
             case FLOAT64 -> DataType.FLOAT64;
         };
-    }
-
-    private static List<String> concat(List<String> a, List<String> b) {
-        List<String> out = new ArrayList<>(a);
-        out.addAll(b);
-        return out;
     }
 
     /**

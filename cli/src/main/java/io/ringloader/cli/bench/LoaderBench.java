@@ -77,7 +77,7 @@ public final class LoaderBench {
                 System.out.println(startup(impl, mode, workers));
                 if (mode == WorkerMode.PROCESS) System.out.println(warmStartup(impl + "-warm", workers));
             }
-            case "train" -> TrainBench.run(workers, mode, !peer.equals("djl"), !peer.equals("none"), threads);
+            case "train" -> TrainBench.run(workers, mode, !peer.equals("djl"), !peer.equals("none"), threads, TIMED_EPOCH);
             default -> throw new IllegalArgumentException("bench: unknown workload " + workload + " (tiny, wide, cpu, startup, train)");
         }
     }

@@ -30,6 +30,7 @@ import java.util.Iterator;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The loader as a DJL dataset, on DJL's PyTorch engine: zero copy, lifetimes, and EasyTrain. */
 @Isolated(timeout = "180s")
@@ -77,6 +78,20 @@ class DjlBridgeTest {
             return ((io.ringloader.loader.Batch) m.invoke(djl)).root();
         } catch (ReflectiveOperationException e) {
             throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void columnsThatCannotBecomeNdArraysAreRefusedWhenTheDatasetIsBuilt() {
+        ArrayDataset ds = ArrayDataset.builder().column("x", new float[] {1, 2}).column("flag", new boolean[] {true, false})
+                .column("name", new String[] {"a", "b"}).build();
+        try (DataLoader loader = DataLoader.builder(ds).batchSize(2).build()) {
+            assertThatThrownBy(() -> DjlDataset.of(loader).data("nope").build())
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no column 'nope'").hasMessageContaining("[x, flag, name]");
+            assertThatThrownBy(() -> DjlDataset.of(loader).data("x").labels("flag").build())
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("column 'flag'").hasMessageContaining("store it as int8");
+            assertThatThrownBy(() -> DjlDataset.of(loader).data("name").build())
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("column 'name'").hasMessageContaining("cannot become an NDArray");
         }
     }
 
