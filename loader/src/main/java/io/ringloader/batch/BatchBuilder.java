@@ -43,6 +43,7 @@ public final class BatchBuilder implements SampleWriter {
      */
     private long[] lastNodes, lastBuffers;
     private long lastBodyLength = -1;
+    private int lastRows = -1;
     private byte[] lastMessage;
     private final int workerId;
     private WorkerContext context;
@@ -254,7 +255,7 @@ public final class BatchBuilder implements SampleWriter {
         }
         long bodyLength = recordLength - bodyOffset;
         int metaReserve = layout.metaReserve();
-        if (bodyLength != lastBodyLength || !Arrays.equals(nodes, lastNodes) || !Arrays.equals(buffers, lastBuffers)) {
+        if (rows != lastRows || bodyLength != lastBodyLength || !Arrays.equals(nodes, lastNodes) || !Arrays.equals(buffers, lastBuffers)) {
             int size = layout.writeMessage(fbb, rows, nodes, buffers, bodyLength);
             if (8 + size > metaReserve) throw new IllegalStateException("IPC metadata of " + size + " bytes outgrew its reserve of " + metaReserve);
             ByteBuffer fb = fbb.dataBuffer();
@@ -263,6 +264,7 @@ public final class BatchBuilder implements SampleWriter {
             lastNodes = nodes;
             lastBuffers = buffers;
             lastBodyLength = bodyLength;
+            lastRows = rows;
         }
         int size = lastMessage.length;
         long meta = RecordHeader.LENGTH;

@@ -34,9 +34,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *
  * <p>Vectors are kept for the next batch, as Arrow's own {@code ArrowReader} keeps one root for a whole
  * stream: a closed batch's root goes back here with its buffers released ({@link #recycle}), and a later
- * batch loads its buffers into it. Building a root is most of the trainer's work per batch (a vector per
- * field from the schema), and for the short epochs of a benchmark it was also most of the code its JIT
- * compiled while the workers needed the cores.
+ * batch loads its buffers into it: the trainer no longer builds a vector per field from the schema for
+ * every batch (nor does its JIT compile that code, which it did in the middle of short epochs).
  */
 public final class BatchReader {
     private final Schema schema;

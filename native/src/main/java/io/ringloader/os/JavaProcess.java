@@ -7,8 +7,8 @@ import java.util.List;
 /**
  * The command line for a fresh JVM like this one: the same {@code java.home}, the same class path, the
  * flags of {@link JvmFlags}, the serial collector unless the caller's options pick another (a worker
- * needs no GC threads of its own), and the caller's extra options. Workers are started this way, never by forking: a forked JVM would have lost
- * its GC, JIT and VM threads.
+ * needs no GC threads of its own), and the caller's extra options. Workers are started this way, never
+ * by forking: a forked JVM would have lost its GC, JIT and VM threads.
  */
 public final class JavaProcess {
     private JavaProcess() {}

@@ -108,8 +108,9 @@ public final class Posix {
      * costs 50-100 ms of generated code (more while other JVMs boot on the same cores); a trainer starts
      * this when a loader is being built, so that it overlaps the dataset's schema instead of waiting in
      * front of the first shared-memory segment. (On this 2-core machine, where the workers' JVMs boot
-     * meanwhile, the first loader of a JVM gained ~30 ms, within the noise; with a free core it gains the
-     * whole set-up.) A nested class: calling it does not initialise {@code Posix} on the caller's thread.
+     * meanwhile, the first loader of a JVM gained ~30 ms, within the noise; it is meant for machines with
+     * a core to spare.) A nested class: calling it does not initialise {@code Posix} on the caller's
+     * thread. A failure here is left to the caller's own first call, which reports it.
      */
     public static final class Preload {
         private static final java.util.concurrent.atomic.AtomicBoolean STARTED = new java.util.concurrent.atomic.AtomicBoolean();
@@ -118,7 +119,13 @@ public final class Posix {
 
         public static void start() {
             if (STARTED.compareAndSet(false, true)) {
-                Thread.ofPlatform().daemon().name("ringloader-posix-preload").start(Posix::getppid);
+                Thread.ofPlatform().daemon().name("ringloader-posix-preload").start(() -> {
+                    try {
+                        getppid();
+                    } catch (Throwable reportedByTheCaller) {
+                        // the loader's own first system call fails the same way, with its context
+                    }
+                });
             }
         }
     }
