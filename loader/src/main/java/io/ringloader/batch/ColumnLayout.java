@@ -2,8 +2,6 @@ package io.ringloader.batch;
 
 import io.ringloader.data.Columns;
 
-import java.io.Serializable;
-
 /**
  * How one column of a sample schema is laid out in a batch: which Arrow buffers it has and how wide a
  * value is. Derived from the Arrow schema in the trainer ({@link SchemaLayout}) and shipped to the
@@ -15,7 +13,7 @@ import java.io.Serializable;
  * @param dtype  the element type of fixed and tensor columns, null otherwise
  * @param count  elements per sample: 1, or a tensor's element count
  */
-public record ColumnLayout(String name, Kind kind, Columns.DType dtype, int count) implements Serializable {
+public record ColumnLayout(String name, Kind kind, Columns.DType dtype, int count) {
 
     /** Arrow buffer layouts ringloader writes. */
     public enum Kind {

@@ -13,7 +13,7 @@ import io.ringloader.ring.RingDescriptor;
  *  32 | parentPid long                                              |
  *     | ... (one page)                                              |
  * page+------------------------------------------------------------+
- *     | config: the serialized {@link WorkerConfig} (dataset recipe, |
+ *     | config: {@link WorkerConfig#encode} (dataset recipe,        |
  *     |   shipped classes, ids, seed), whole pages                  |
  *     +------------------------------------------------------------+
  *     | request ring: parent -> worker (batch requests, STOP)        |
