@@ -40,6 +40,7 @@ import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -126,6 +127,8 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     private int nextEpoch;
     private volatile boolean closed;
     private DataLoaderException failure;
+    /** What is built on this loader and must stop before it does (see {@link #onClose}). */
+    private final List<Runnable> closeHooks = new CopyOnWriteArrayList<>();
 
     // statistics
     private final AtomicLong batches = new AtomicLong(), samples = new AtomicLong(), waitNanos = new AtomicLong();
@@ -270,15 +273,37 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         workers = null;
     }
 
+    /**
+     * Runs {@code hook} when this loader closes, before its workers stop: for what is built on the loader
+     * and must not outlive it, such as {@code DjlDataset}'s prefetch thread. A hook runs on the thread that
+     * closes the loader, which can be one of the loader's own users after a failure; it must not wait for
+     * that thread.
+     */
+    public void onClose(Runnable hook) {
+        closeHooks.add(hook);
+    }
+
     /** Stops every worker and frees what the loader holds (shared memory once the trainer closed its batches). */
     @Override
-    public synchronized void close() {
-        if (closed) return;
-        closed = true;
-        OPEN.remove(this);
-        stopWorkers();
-        deleteTmpDir();
-        if (liveBatches.get() == 0) allocator.close();
+    public void close() {
+        synchronized (this) {
+            if (closed) return;
+            closed = true;
+            OPEN.remove(this);
+        }
+        // Outside the lock: a hook waits for a thread of its own, which may be on its way into fail().
+        for (Runnable hook : closeHooks) {
+            try {
+                hook.run();
+            } catch (RuntimeException e) {
+                System.err.println("ringloader: a close hook of a DataLoader failed: " + e);
+            }
+        }
+        synchronized (this) {
+            stopWorkers();
+            deleteTmpDir();
+            if (liveBatches.get() == 0) allocator.close();
+        }
     }
 
     private void deleteTmpDir() {

@@ -8,7 +8,9 @@ import java.util.List;
  *
  * @param batches  batches handed to the trainer
  * @param samples  samples in them
- * @param waiting  time the trainer spent inside {@code next()}, waiting for data (the data stall)
+ * @param waiting  time spent inside the loader's {@code next()}, waiting for data: the trainer's data stall
+ *                 when the trainer iterates the loader itself; a {@code DjlDataset}'s prefetch thread's wait
+ *                 when that thread does (the trainer's stall is then {@code DjlDataset.waiting()})
  * @param elapsed  time from the first {@code next()} to the last
  * @param workers  per worker
  */

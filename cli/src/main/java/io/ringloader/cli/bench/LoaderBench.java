@@ -34,6 +34,7 @@ public final class LoaderBench {
         boolean pin = false;
         String peer = "";
         int threads = 2;
+        int djlPrefetch = -1;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--workload" -> workload = args[++i];
@@ -45,8 +46,9 @@ public final class LoaderBench {
                 case "--peer" -> peer = args[++i];
                 case "--timed-epoch" -> TIMED_EPOCH = Integer.parseInt(args[++i]);
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
+                case "--djl-prefetch" -> djlPrefetch = Integer.parseInt(args[++i]);
                 default -> throw new IllegalArgumentException("bench: unknown option " + args[i]
-                        + " (known: --workload tiny|wide|cpu|startup, --workers N, --mode process|thread|inline, --prefetch K, --pin, --worker-jvm OPTIONS, --peer djl|none, --threads N, --timed-epoch K)");
+                        + " (known: --workload tiny|wide|cpu|startup, --workers N, --mode process|thread|inline, --prefetch K, --pin, --worker-jvm OPTIONS, --peer djl|none, --threads N, --timed-epoch K, --djl-prefetch K)");
             }
         }
         if (workload == null) throw new IllegalArgumentException("bench: say which workload: --workload tiny|wide|cpu|startup");
@@ -77,7 +79,7 @@ public final class LoaderBench {
                 System.out.println(startup(impl, mode, workers));
                 if (mode == WorkerMode.PROCESS) System.out.println(warmStartup(impl + "-warm", workers));
             }
-            case "train" -> TrainBench.run(workers, mode, !peer.equals("djl"), !peer.equals("none"), threads, TIMED_EPOCH);
+            case "train" -> TrainBench.run(workers, mode, !peer.equals("djl"), !peer.equals("none"), threads, TIMED_EPOCH, djlPrefetch);
             default -> throw new IllegalArgumentException("bench: unknown workload " + workload + " (tiny, wide, cpu, startup, train)");
         }
     }

@@ -69,9 +69,11 @@ public final class TrainBench {
 
     /**
      * Trains fed by ringloader ({@code workers} of {@code mode}), then fed by DJL's pipeline with
-     * {@code djlThreads} loader threads; either can be left out.
+     * {@code djlThreads} loader threads; either can be left out. {@code djlPrefetch}: the DjlDataset's
+     * prefetch ({@code --djl-prefetch}; -1 for its default).
      */
-    public static void run(int workers, WorkerMode mode, boolean ringloader, boolean djl, int djlThreads, int timedEpoch) throws Exception {
+    public static void run(int workers, WorkerMode mode, boolean ringloader, boolean djl, int djlThreads, int timedEpoch, int djlPrefetch)
+            throws Exception {
         if (System.getProperty("ai.djl.pytorch.num_threads") == null) {
             System.setProperty("ai.djl.pytorch.num_threads", "1"); // leave the other core to the loaders
         }
@@ -79,7 +81,9 @@ public final class TrainBench {
             try (DataLoader loader = DataLoader.builder(new Mlp()).batchSize(BATCH).shuffle(true).seed(42)
                     .numWorkers(mode == WorkerMode.INLINE ? 0 : workers).mode(mode).persistentWorkers(true).build()) {
                 String impl = "ringloader-" + loader.mode().name().toLowerCase(Locale.ROOT);
-                System.out.println(measure(impl, loader.numWorkers(), DjlDataset.of(loader).data("x").labels("label").build(), null, timedEpoch));
+                DjlDataset.Builder ds = DjlDataset.of(loader).data("x").labels("label");
+                if (djlPrefetch >= 0) ds.prefetch(djlPrefetch);
+                System.out.println(measure(impl, loader.numWorkers(), ds.build(), null, timedEpoch));
             }
         }
         if (djl) {
@@ -115,8 +119,8 @@ public final class TrainBench {
                             timedEpoch, r.steps() / (r.nanos() / 1e9), 100.0 * r.waitNanos() / r.nanos());
                 }
                 if (!(data instanceof DjlDataset ring)) return epoch(trainer, data, manager, threads).json(impl, workers, extra);
-                // For ringloader, also the share of time the loader itself waited for a worker (the rest of
-                // stall_pct is turning batches into NDArrays and handing memory back).
+                // For ringloader, also the share of time the loader itself (its prefetch thread, when the
+                // DjlDataset has one) waited for a worker; stall_pct is the training thread's wait.
                 var before = ring.loader().stats();
                 Result r = epoch(trainer, data, manager, threads);
                 var after = ring.loader().stats();

@@ -28,6 +28,7 @@ import io.ringloader.loader.LoaderStats;
 import io.ringloader.worker.WorkerMode;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Locale;
 
 /**
@@ -37,12 +38,14 @@ import java.util.Locale;
 public final class TrainDemo {
     private TrainDemo() {}
 
-    record Options(int epochs, int workers, WorkerMode mode, int batchSize, long seed, int train, int test, boolean json, Path dataDir) {
+    record Options(int epochs, int workers, WorkerMode mode, int batchSize, long seed, int train, int test, boolean json, Path dataDir,
+                   int prefetch) {
         static Options parse(String[] args) {
             int epochs = 4, workers = 2, batch = 64, train = 8000, test = 2000;
             long seed = 42;
             WorkerMode mode = WorkerMode.PROCESS;
             boolean json = false;
+            int prefetch = -1;
             Path data = Path.of(System.getProperty("ringloader.data.dir", "data"));
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
@@ -55,12 +58,13 @@ public final class TrainDemo {
                     case "--test-samples" -> test = Integer.parseInt(args[++i]);
                     case "--data-dir" -> data = Path.of(args[++i]);
                     case "--json" -> json = true;
+                    case "--prefetch" -> prefetch = Integer.parseInt(args[++i]);
                     default -> throw new IllegalArgumentException("demo: unknown option " + args[i] + " (known: --epochs N, --workers N,"
-                            + " --mode process|thread|inline, --batch-size N, --seed N, --train-samples N, --test-samples N, --data-dir D, --json)");
+                            + " --mode process|thread|inline, --batch-size N, --seed N, --train-samples N, --test-samples N, --data-dir D, --prefetch K (batches DJL gets ready ahead; 0: none), --json)");
                 }
             }
             if (workers == 0) mode = WorkerMode.INLINE;
-            return new Options(epochs, workers, mode, batch, seed, train, test, json, data);
+            return new Options(epochs, workers, mode, batch, seed, train, test, json, data, prefetch);
         }
     }
 
@@ -80,8 +84,7 @@ public final class TrainDemo {
              Model model = Model.newInstance("shapes-cnn", "PyTorch");
              NDManager manager = NDManager.newBaseManager("PyTorch")) {
             model.setBlock(network(Shapes.CLASSES.size()));
-            DjlDataset train = DjlDataset.of(trainLoader).data("image").labels("label").build();
-            DjlDataset test = DjlDataset.of(testLoader).data("image").labels("label").build();
+            DjlDataset train = dataset(trainLoader, o), test = dataset(testLoader, o);
             DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
                     .optInitializer(new XavierInitializer(), "weight")
                     .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(2e-3f)).build());
@@ -93,24 +96,24 @@ public final class TrainDemo {
                         Engine.getInstance().getVersion(), (System.nanoTime() - t0) / 1e9);
                 for (int epoch = 1; epoch <= o.epochs(); epoch++) {
                     long e0 = System.nanoTime();
-                    LoaderStats before = trainLoader.stats();
+                    Duration before = train.waiting();
                     Progress bar = new Progress(epoch, o.epochs(), (o.train() + o.batchSize() - 1) / o.batchSize());
                     for (Batch batch : train.getData(manager)) {
                         try (batch) {
                             float[] lossAndCorrect = step(trainer, batch);
-                            LoaderStats now = trainLoader.stats();
-                            bar.update(lossAndCorrect[0], lossAndCorrect[1], batch.getSize(), stall(before, now, System.nanoTime() - e0));
+                            bar.update(lossAndCorrect[0], lossAndCorrect[1], batch.getSize(), stall(before, train.waiting(), System.nanoTime() - e0));
                         }
                     }
                     long epochNanos = System.nanoTime() - e0;
                     trainNanos += epochNanos;
                     accuracy = evaluate(trainer, test, manager);
-                    bar.finish(accuracy, stall(before, trainLoader.stats(), epochNanos));
+                    bar.finish(accuracy, stall(before, train.waiting(), epochNanos));
                 }
             }
             LoaderStats s = trainLoader.stats();
             double seconds = (System.nanoTime() - t0) / 1e9;
-            double stallPct = 100.0 * s.waiting().toNanos() / Math.max(1, trainNanos);
+            // The training thread's wait for DJL batches (the loader's own wait is its prefetch thread's).
+            double stallPct = 100.0 * train.waiting().toNanos() / Math.max(1, trainNanos);
             System.out.printf(Locale.ROOT, "summary: held-out accuracy %.3f after %d epochs; %.1f s in all (%.1f s training);"
                             + " the trainer waited for data %.1f%% of its training time; %d batches, %d samples from %d %s workers%n",
                     accuracy, o.epochs(), seconds, trainNanos / 1e9, stallPct, s.batches(), s.samples(), o.workers(),
@@ -121,6 +124,11 @@ public final class TrainDemo {
                         o.epochs(), o.workers(), o.mode().name().toLowerCase(Locale.ROOT), s.batches(), s.samples());
             }
         }
+    }
+
+    private static DjlDataset dataset(DataLoader loader, Options o) {
+        DjlDataset.Builder b = DjlDataset.of(loader).data("image").labels("label");
+        return (o.prefetch() >= 0 ? b.prefetch(o.prefetch()) : b).build();
     }
 
     private static DataLoader loader(ShapesDataset ds, Options o, boolean train) {
@@ -169,8 +177,8 @@ public final class TrainDemo {
         return (double) correct / Math.max(1, total);
     }
 
-    static double stall(LoaderStats before, LoaderStats now, long elapsedNanos) {
-        return 100.0 * (now.waiting().toNanos() - before.waiting().toNanos()) / Math.max(1, elapsedNanos);
+    static double stall(Duration before, Duration now, long elapsedNanos) {
+        return 100.0 * (now.toNanos() - before.toNanos()) / Math.max(1, elapsedNanos);
     }
 
     /** The per-epoch progress bar: batches/s, loss, accuracy and data stall, redrawn in place on a terminal. */

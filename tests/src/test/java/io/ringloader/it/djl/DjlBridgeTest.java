@@ -147,4 +147,148 @@ class DjlBridgeTest {
         }
         assertThat(Files.exists(Path.of(System.getProperty("user.home"), ".djl.ai"))).as("nothing written to ~/.djl.ai").isFalse();
     }
+
+    // ------------------------------------------------------------------ the prefetch thread
+
+    /** id int64 and x float32 = id / 2; {@code read} throws at sample {@code failAt}. */
+    record FailsAt(long n, long failAt) implements io.ringloader.data.MapDataset {
+        @Override
+        public org.apache.arrow.vector.types.pojo.Schema sampleSchema() {
+            return io.ringloader.data.Columns.schema(io.ringloader.data.Columns.float32("x"), io.ringloader.data.Columns.int64("id"));
+        }
+
+        @Override
+        public long size() {
+            return n;
+        }
+
+        @Override
+        public void read(long i, io.ringloader.data.SampleWriter out) {
+            if (i == failAt) throw new IllegalStateException("sample " + i + " is corrupt on purpose");
+            out.setFloat(0, i / 2f);
+            out.setLong(1, i);
+        }
+    }
+
+    private static long prefetchThreads() {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals("ringloader-djl-prefetch") && t.isAlive()).count();
+    }
+
+    /** Waits up to 10 s for {@code condition}; the thread works on its own, so its effects arrive a little later. */
+    private static void eventually(java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!condition.getAsBoolean() && System.nanoTime() < deadline) Thread.sleep(5);
+    }
+
+    @Test
+    void aThreadPreparesTheNextBatchesWhileTheTrainerHoldsOne() throws Exception {
+        try (DataLoader loader = DataLoader.builder(points(256)).batchSize(16).numWorkers(1).build();
+             NDManager manager = NDManager.newBaseManager("PyTorch")) {
+            DjlDataset ds = DjlDataset.of(loader).data("x").labels("label").build();
+            assertThat(ds.prefetch()).isEqualTo(2);
+            Iterator<Batch> it = ds.getData(manager).iterator();
+            Batch first = it.next();
+            // The thread reads two batches beyond the one taken, and no more.
+            eventually(() -> loader.stats().batches() == 3);
+            Thread.sleep(200);
+            assertThat(loader.stats().batches()).as("batches read from the loader while the trainer holds the first").isEqualTo(3);
+            assertThat(prefetchThreads()).isEqualTo(1);
+            first.close();
+            List<Long> labels = new ArrayList<>();
+            int batches = 1;
+            while (it.hasNext()) {
+                try (Batch b = it.next()) {
+                    assertThat(b.getData().head().getFloat(0, 0, 0)).as("first value of batch " + batches).isEqualTo(16f * batches);
+                    for (long l : b.getLabels().head().toLongArray()) labels.add(l);
+                    batches++;
+                }
+            }
+            assertThat(batches).isEqualTo(16);
+            assertThat(labels).hasSize(240);
+            eventually(() -> prefetchThreads() == 0);
+            assertThat(prefetchThreads()).as("the epoch's thread ends with the epoch").isZero();
+            assertThat(ds.waiting()).isPositive();
+        }
+        try (DataLoader loader = DataLoader.builder(points(256)).batchSize(16).numWorkers(1).build();
+             NDManager manager = NDManager.newBaseManager("PyTorch")) {
+            DjlDataset ds = DjlDataset.of(loader).data("x").labels("label").prefetch(0).build();
+            Iterator<Batch> it = ds.getData(manager).iterator();
+            it.next().close();
+            Thread.sleep(200);
+            assertThat(loader.stats().batches()).as("without prefetch, only what the trainer asked for").isEqualTo(1);
+            assertThat(prefetchThreads()).isZero();
+        }
+        try (DataLoader inline = DataLoader.builder(points(16)).batchSize(16).numWorkers(0).build()) {
+            assertThat(DjlDataset.of(inline).data("x").build().prefetch()).as("an inline loader builds on the trainer's thread").isZero();
+        }
+    }
+
+    @Test
+    void aNewEpochStopsThePreviousEpochsThreadAndHandsBackWhatItPrepared() throws Exception {
+        try (DataLoader loader = DataLoader.builder(points(256)).batchSize(16).shuffle(true).seed(3).numWorkers(2)
+                .persistentWorkers(true).build();
+             NDManager manager = NDManager.newBaseManager("PyTorch")) {
+            DjlDataset ds = DjlDataset.of(loader).data("x").labels("label").build();
+            Iterator<Batch> first = ds.getData(manager).iterator();
+            Batch held = first.next();
+            eventually(() -> loader.stats().batches() == 3);
+            Iterator<Batch> second = ds.getData(manager).iterator();
+            // The two batches prepared for epoch 1 went back to their workers; the held one stays valid.
+            long inUse = loader.stats().workers().stream().mapToLong(w -> w.ringBytesInUse()).sum();
+            assertThat(inUse).as("ring bytes in use: the held batch, and what epoch 2's thread read so far").isPositive();
+            float[] heldValues = held.getData().head().toFloatArray();
+            assertThatThrownBy(first::hasNext).isInstanceOf(IllegalStateException.class).hasMessageContaining("newer epoch started");
+            List<Float> firstValues = new ArrayList<>();
+            while (second.hasNext()) {
+                try (Batch b = second.next()) {
+                    float[] x = b.getData().head().toFloatArray();
+                    for (int row = 0; row < b.getSize(); row++) firstValues.add(x[row * 8]);
+                }
+            }
+            // Every sample of epoch 2 exactly once: x[i][0] = i.
+            assertThat(firstValues).hasSize(256);
+            assertThat(firstValues.stream().mapToInt(Float::intValue).sorted().toArray())
+                    .containsExactly(java.util.stream.IntStream.range(0, 256).toArray());
+            assertThat(held.getData().head().toFloatArray()).as("the batch held across the new epoch").containsExactly(heldValues);
+            held.close();
+            eventually(() -> loader.stats().workers().stream().allMatch(w -> w.ringBytesInUse() == 0));
+            assertThat(loader.stats().workers()).allSatisfy(w -> assertThat(w.ringBytesInUse()).isZero());
+        }
+    }
+
+    @Test
+    void closingTheLoaderStopsItsPrefetchThread() throws Exception {
+        NDManager manager = NDManager.newBaseManager("PyTorch");
+        DataLoader loader = DataLoader.builder(points(4096)).batchSize(16).numWorkers(2).build();
+        try (manager) {
+            Iterator<Batch> it = DjlDataset.of(loader).data("x").labels("label").build().getData(manager).iterator();
+            Batch b = it.next();
+            eventually(() -> loader.stats().batches() == 3);
+            assertThat(prefetchThreads()).isEqualTo(1);
+            loader.close();
+            assertThat(prefetchThreads()).as("prefetch threads right after close()").isZero();
+            b.close();
+        }
+    }
+
+    @Test
+    void aFailedSampleReachesTheTrainerAfterEveryBatchBeforeIt() {
+        try (DataLoader loader = DataLoader.builder(new FailsAt(200, 105)).batchSize(10).numWorkers(2).build();
+             NDManager manager = NDManager.newBaseManager("PyTorch")) {
+            Iterator<Batch> it = DjlDataset.of(loader).data("x").labels("id").build().getData(manager).iterator();
+            List<Long> ids = new ArrayList<>();
+            Throwable failure = org.assertj.core.api.Assertions.catchThrowable(() -> {
+                while (it.hasNext()) {
+                    try (Batch b = it.next()) {
+                        for (long id : b.getLabels().head().toLongArray()) ids.add(id);
+                    }
+                }
+            });
+            assertThat(failure).isInstanceOf(io.ringloader.loader.SampleReadException.class).hasMessageContaining("sample 105");
+            assertThat(ids).as("samples delivered before the failed batch, in order").containsExactlyElementsOf(
+                    java.util.stream.LongStream.range(0, 100).boxed().toList());
+            assertThat(it.hasNext()).as("the epoch ended with the failure").isFalse();
+        }
+        assertThat(prefetchThreads()).isZero();
+    }
 }
