@@ -110,6 +110,21 @@ public final class CompareBench {
         if (publish) report.publish(root, out, charts);
     }
 
+    /**
+     * {@code ringloader bench ARGS} as the command of a fresh JVM, with this JVM's start-up cache (if any)
+     * and its {@code ringloader.*} properties (the data folder, the workers' cache, verbose output).
+     */
+    static List<String> benchCommand(List<String> args) {
+        List<String> options = new ArrayList<>();
+        String aot = System.getProperty("ringloader.trainer.aotCache");
+        if (aot != null && Files.isRegularFile(Path.of(aot))) options.addAll(List.of("-XX:AOTCache=" + aot, "-Xlog:aot=off"));
+        System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("ringloader.") && !k.equals("ringloader.parent.pid"))
+                .sorted().forEach(k -> options.add("-D" + k + "=" + System.getProperty(k)));
+        List<String> all = new ArrayList<>(List.of("bench"));
+        all.addAll(args);
+        return JavaProcess.command(io.ringloader.cli.Main.class.getName(), options, all);
+    }
+
     /** The measurements, run one at a time; each JSON line is kept and echoed. */
     static final class Runs {
         private final Path raw;
@@ -130,20 +145,9 @@ public final class CompareBench {
             return missing;
         }
 
-        /** {@code ringloader bench ARGS} in a fresh JVM (with the launcher's start-up cache, if any). */
+        /** {@code ringloader bench ARGS} in a fresh JVM. */
         void java(String label, String... args) {
-            List<String> options = new ArrayList<>();
-            String aot = System.getProperty("ringloader.trainer.aotCache");
-            if (aot != null && Files.isRegularFile(Path.of(aot))) {
-                options.addAll(List.of("-XX:AOTCache=" + aot, "-Xlog:aot=off", "-Dringloader.trainer.aotCache=" + aot));
-            }
-            String workerAot = System.getProperty(io.ringloader.worker.ProcessWorker.AOT_CACHE_PROPERTY);
-            if (workerAot != null) options.add("-D" + io.ringloader.worker.ProcessWorker.AOT_CACHE_PROPERTY + "=" + workerAot);
-            String data = System.getProperty("ringloader.data.dir");
-            if (data != null) options.add("-Dringloader.data.dir=" + data);
-            List<String> all = new ArrayList<>(List.of("bench"));
-            all.addAll(List.of(args));
-            run(label + " " + String.join(" ", args), JavaProcess.command(io.ringloader.cli.Main.class.getName(), options, all));
+            run(label + " " + String.join(" ", args), benchCommand(List.of(args)));
         }
 
         void python(String label, List<String> command) {

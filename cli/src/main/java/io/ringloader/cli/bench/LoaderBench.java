@@ -79,7 +79,10 @@ public final class LoaderBench {
                 System.out.println(startup(impl, mode, workers));
                 if (mode == WorkerMode.PROCESS) System.out.println(warmStartup(impl + "-warm", workers));
             }
-            case "train" -> TrainBench.run(workers, mode, !peer.equals("djl"), !peer.equals("none"), threads, TIMED_EPOCH, djlPrefetch);
+            case "train" -> {
+                if (peer.isEmpty()) TrainBench.inFreshJvms(args);
+                else TrainBench.run(workers, mode, !peer.equals("djl"), !peer.equals("none"), threads, TIMED_EPOCH, djlPrefetch);
+            }
             default -> throw new IllegalArgumentException("bench: unknown workload " + workload + " (tiny, wide, cpu, startup, train)");
         }
     }

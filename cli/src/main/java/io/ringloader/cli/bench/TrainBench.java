@@ -25,7 +25,9 @@ import io.ringloader.worker.WorkerMode;
 import org.apache.arrow.vector.types.pojo.Schema;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -35,7 +37,8 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 /**
  * {@code ringloader bench --workload train}: DESIGN.md's 784-128-10 MLP on 60,000 generated samples,
  * batch 64, fed once by ringloader (2 process workers) and once by DJL's own {@code RandomAccessDataset}
- * pipeline (2 loader threads), in one run. Epoch 1 warms up; epoch 2 is timed ({@code --timed-epoch K}: a later one).
+ * pipeline (2 loader threads), in one run: each in a fresh JVM of its own. Epoch 1 warms up; epoch 2 is timed
+ * ({@code --timed-epoch K}: a later one).
  */
 public final class TrainBench {
     private TrainBench() {}
@@ -64,6 +67,22 @@ public final class TrainBench {
             MemorySegment x = out.tensor(0);
             for (int j = 0; j < FEATURES; j++) x.setAtIndex(JAVA_FLOAT, j, feature(i, j));
             out.setLong(1, i % 10);
+        }
+    }
+
+    /**
+     * Both pipelines, each in a JVM of its own ({@code --peer none}, then {@code --peer djl}), one after the
+     * other. In one JVM the second would be timed with the training step's code (DJL's forward, backward
+     * and optimizer, the same for both) already compiled by the first one's epochs: with DJL second, its
+     * step (time per step less its stall) took 0.78-1.07 ms in epoch 2, median 1.02, against 1.04-1.21 ms,
+     * median 1.08, in a JVM of its own (5 and 4 runs).
+     */
+    static void inFreshJvms(String[] args) throws Exception {
+        for (String peer : List.of("none", "djl")) {
+            List<String> own = new ArrayList<>(List.of(args));
+            own.addAll(List.of("--peer", peer));
+            Process p = new ProcessBuilder(CompareBench.benchCommand(own)).inheritIO().start();
+            if (p.waitFor() != 0) throw new IllegalStateException("bench --workload train --peer " + peer + " exited with code " + p.exitValue());
         }
     }
 
