@@ -185,13 +185,13 @@ class DjlBridgeTest {
         try (DataLoader loader = DataLoader.builder(points(256)).batchSize(16).numWorkers(1).build();
              NDManager manager = NDManager.newBaseManager("PyTorch")) {
             DjlDataset ds = DjlDataset.of(loader).data("x").labels("label").build();
-            assertThat(ds.prefetch()).isEqualTo(2);
+            assertThat(ds.prefetch()).isEqualTo(4);
             Iterator<Batch> it = ds.getData(manager).iterator();
             Batch first = it.next();
-            // The thread reads two batches beyond the one taken, and no more.
-            eventually(() -> loader.stats().batches() == 3);
+            // The thread reads four batches beyond the one taken, and no more.
+            eventually(() -> loader.stats().batches() == 5);
             Thread.sleep(200);
-            assertThat(loader.stats().batches()).as("batches read from the loader while the trainer holds the first").isEqualTo(3);
+            assertThat(loader.stats().batches()).as("batches read from the loader while the trainer holds the first").isEqualTo(5);
             assertThat(prefetchThreads()).isEqualTo(1);
             first.close();
             List<Long> labels = new ArrayList<>();
@@ -231,9 +231,9 @@ class DjlBridgeTest {
             DjlDataset ds = DjlDataset.of(loader).data("x").labels("label").build();
             Iterator<Batch> first = ds.getData(manager).iterator();
             Batch held = first.next();
-            eventually(() -> loader.stats().batches() == 3);
+            eventually(() -> loader.stats().batches() == 5);
             Iterator<Batch> second = ds.getData(manager).iterator();
-            // The two batches prepared for epoch 1 went back to their workers; the held one stays valid.
+            // The four batches prepared for epoch 1 went back to their workers; the held one stays valid.
             long inUse = loader.stats().workers().stream().mapToLong(w -> w.ringBytesInUse()).sum();
             assertThat(inUse).as("ring bytes in use: the held batch, and what epoch 2's thread read so far").isPositive();
             float[] heldValues = held.getData().head().toFloatArray();
@@ -263,7 +263,7 @@ class DjlBridgeTest {
         try (manager) {
             Iterator<Batch> it = DjlDataset.of(loader).data("x").labels("label").build().getData(manager).iterator();
             Batch b = it.next();
-            eventually(() -> loader.stats().batches() == 3);
+            eventually(() -> loader.stats().batches() == 5);
             assertThat(prefetchThreads()).isEqualTo(1);
             loader.close();
             assertThat(prefetchThreads()).as("prefetch threads right after close()").isZero();
