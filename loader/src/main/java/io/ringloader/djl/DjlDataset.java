@@ -217,8 +217,8 @@ public final class DjlDataset implements Dataset {
         private final AtomicLong taken = new AtomicLong();
         private final Thread thread;
         private volatile boolean stopped;
-        /** The trainer's next item, once hasNext() has waited for it. */
-        private Object head;
+        /** The trainer's next item, once hasNext() has waited for it; volatile for stop() on another thread. */
+        private volatile Object head;
 
         Prefetcher(Iterator<Batch> batches, NDManager manager) {
             this.batches = batches;
@@ -282,9 +282,9 @@ public final class DjlDataset implements Dataset {
 
         /** The next item the thread handed over, waiting for it. */
         private Object await() {
-            if (stopped) throw new IllegalStateException("this epoch's iteration was stopped: a newer epoch started, or the DataLoader closed");
             try {
                 while (true) {
+                    if (stopped) throw new IllegalStateException("this epoch's iteration was stopped: a newer epoch started, or the DataLoader closed");
                     Object item = ready.poll(100, TimeUnit.MILLISECONDS);
                     if (item != null) return item;
                     // Never wait for a thread that is gone: it always leaves END or its failure, but an
@@ -315,6 +315,11 @@ public final class DjlDataset implements Dataset {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
+            }
+            Object waiting = head;
+            if (waiting instanceof ai.djl.training.dataset.Batch b) {
+                head = null;
+                b.close();
             }
             for (Object item; (item = ready.poll()) != null; ) {
                 if (item instanceof ai.djl.training.dataset.Batch b) b.close();

@@ -232,8 +232,10 @@ class DjlBridgeTest {
             Iterator<Batch> first = ds.getData(manager).iterator();
             Batch held = first.next();
             eventually(() -> loader.stats().batches() == 5);
+            assertThat(first.hasNext()).isTrue(); // the next batch now waits in the iterator, taken by nobody
             Iterator<Batch> second = ds.getData(manager).iterator();
-            // The four batches prepared for epoch 1 went back to their workers; the held one stays valid.
+            // The four batches prepared for epoch 1 went back to their workers (checked at the end, when the
+            // rings are empty); the held one stays valid.
             long inUse = loader.stats().workers().stream().mapToLong(w -> w.ringBytesInUse()).sum();
             assertThat(inUse).as("ring bytes in use: the held batch, and what epoch 2's thread read so far").isPositive();
             float[] heldValues = held.getData().head().toFloatArray();
