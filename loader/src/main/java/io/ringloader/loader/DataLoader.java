@@ -66,7 +66,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * <h2>Shutdown</h2>
  * Workers stop when the loader is closed, at the end of an epoch unless {@code persistentWorkers}, when
  * an epoch is abandoned for a new one (ditto), after a worker fails, and when the JVM exits (a shutdown
- * hook closes every open loader). Stopping a worker goes:
+ * hook closes every open loader). Closing the loader first runs its {@link #onClose} hooks, outside its
+ * lock: what reads the loader on a thread of its own (a {@code DjlDataset}'s prefetch thread) stops and
+ * hands back the batches it prepared before the rings close under it. Stopping a worker then goes:
  * <ol>
  *   <li>Close both of its rings. The worker wakes wherever it waits (for a request, or for space in a
  *       ring the trainer still fills) and sees the closed ring: no further batch is started.</li>
