@@ -112,13 +112,14 @@ public final class CompareBench {
 
     /**
      * {@code ringloader bench ARGS} as the command of a fresh JVM, with this JVM's start-up cache (if any)
-     * and its {@code ringloader.*} properties (the data folder, the workers' cache, verbose output).
+     * and its {@code ringloader.*} and {@code ai.djl.*} properties (the data folder, the workers' cache,
+     * verbose output, DJL's engine threads).
      */
     static List<String> benchCommand(List<String> args) {
         List<String> options = new ArrayList<>();
         String aot = System.getProperty("ringloader.trainer.aotCache");
         if (aot != null && Files.isRegularFile(Path.of(aot))) options.addAll(List.of("-XX:AOTCache=" + aot, "-Xlog:aot=off"));
-        System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("ringloader.") && !k.equals("ringloader.parent.pid"))
+        System.getProperties().stringPropertyNames().stream().filter(k -> (k.startsWith("ringloader.") || k.startsWith("ai.djl.")) && !k.equals("ringloader.parent.pid"))
                 .sorted().forEach(k -> options.add("-D" + k + "=" + System.getProperty(k)));
         List<String> all = new ArrayList<>(List.of("bench"));
         all.addAll(args);
