@@ -865,7 +865,6 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
          */
         public DataLoader build() {
             JvmFlags.require("the DataLoader");
-            io.ringloader.os.Posix.Preload.start(); // the first downcall's set-up, while the schema is worked out
             // Process workers' JVMs are started first: they boot while this thread works out the dataset's
             // schema and lays out their segments (on a fresh trainer JVM, loading Arrow's schema classes
             // alone takes a few hundred milliseconds), and while the trainer builds its model.

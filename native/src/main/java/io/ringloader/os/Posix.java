@@ -103,33 +103,6 @@ public final class Posix {
 
     private Posix() {}
 
-    /**
-     * Binds the C library's {@code syscall} on a short-lived daemon thread. A JVM's first downcall handle
-     * costs 50-100 ms of generated code (more while other JVMs boot on the same cores); a trainer starts
-     * this when a loader is being built, so that it overlaps the dataset's schema instead of waiting in
-     * front of the first shared-memory segment. (On this 2-core machine, where the workers' JVMs boot
-     * meanwhile, the first loader of a JVM gained ~30 ms, within the noise; it is meant for machines with
-     * a core to spare.) A nested class: calling it does not initialise {@code Posix} on the caller's
-     * thread. A failure here is left to the caller's own first call, which reports it.
-     */
-    public static final class Preload {
-        private static final java.util.concurrent.atomic.AtomicBoolean STARTED = new java.util.concurrent.atomic.AtomicBoolean();
-
-        private Preload() {}
-
-        public static void start() {
-            if (STARTED.compareAndSet(false, true)) {
-                Thread.ofPlatform().daemon().name("ringloader-posix-preload").start(() -> {
-                    try {
-                        getppid();
-                    } catch (Throwable reportedByTheCaller) {
-                        // the loader's own first system call fails the same way, with its context
-                    }
-                });
-            }
-        }
-    }
-
     private static MethodHandle bind(String name, FunctionDescriptor fd, Linker.Option... options) {
         MemorySegment symbol = LIBC.find(name).orElseThrow(
                 () -> new UnsatisfiedLinkError("libc has no symbol " + name + " (ringloader needs Linux with glibc)"));
