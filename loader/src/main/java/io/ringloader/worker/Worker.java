@@ -111,7 +111,7 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
     /** The last lines of the worker's stderr (empty for thread workers, whose stderr is ours). */
     public abstract List<String> stderrTail();
 
-    /** The last lines it wrote to stdout, for a worker that could not start (call after {@link #stderrTail()}). */
+    /** The last lines it wrote to stdout, where a JVM that cannot start says why (empty for thread and inline workers). */
     public List<String> stdoutTail() {
         return List.of();
     }

@@ -260,9 +260,9 @@ class DjlBridgeTest {
 
     @Test
     void closingTheLoaderStopsItsPrefetchThread() throws Exception {
-        NDManager manager = NDManager.newBaseManager("PyTorch");
-        DataLoader loader = DataLoader.builder(points(4096)).batchSize(16).numWorkers(2).build();
-        try (manager) {
+        // close() is idempotent: the try closes the loader again only if an assertion failed before it.
+        try (DataLoader loader = DataLoader.builder(points(4096)).batchSize(16).numWorkers(2).build();
+             NDManager manager = NDManager.newBaseManager("PyTorch")) {
             Iterator<Batch> it = DjlDataset.of(loader).data("x").labels("label").build().getData(manager).iterator();
             Batch b = it.next();
             eventually(() -> loader.stats().batches() == 5);

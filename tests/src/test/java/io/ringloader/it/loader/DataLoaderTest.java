@@ -452,6 +452,7 @@ class DataLoaderTest {
             }
         }
     }
+
     @ParameterizedTest
     @EnumSource(WorkerMode.class)
     void aClosedBatchsVectorsCarryALaterBatchAndTheClosedBatchKeepsItsSize(WorkerMode mode) {
