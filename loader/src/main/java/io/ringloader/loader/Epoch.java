@@ -1,0 +1,141 @@
+package io.ringloader.loader;
+
+import io.ringloader.batch.RecordHeader;
+import io.ringloader.ring.PeerDiedException;
+import io.ringloader.ring.RingClosedException;
+import io.ringloader.ring.RingRecord;
+import io.ringloader.worker.Worker;
+import io.ringloader.worker.WorkerFailure;
+import org.apache.arrow.vector.VectorSchemaRoot;
+
+import java.util.Iterator;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/** One epoch of a loader; what both kinds share: receiving records from a worker, and turning them into batches. */
+abstract sealed class Epoch implements Iterator<Batch> permits MapEpoch, StreamEpoch {
+    static final long POLL_SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+
+    final DataLoader loader;
+    final LoaderSettings settings;
+    final int epoch;
+    final WorkerSet ws;
+    boolean done;
+    boolean abandoned;
+
+    Epoch(DataLoader loader, int epoch, WorkerSet ws) {
+        this.loader = loader;
+        this.settings = loader.settings();
+        this.epoch = epoch;
+        this.ws = ws;
+    }
+
+    boolean isDone() {
+        return done;
+    }
+
+    /** The trainer moved on to a new epoch before this one ended. */
+    void abandon() {
+        done = true;
+        abandoned = true;
+        if (!settings.persistent()) loader.stopWorkers();
+        // Persistent workers finish the requests already sent; their records are skipped by epoch.
+    }
+
+    void finish() {
+        done = true;
+        if (!settings.persistent()) loader.stopWorkers();
+    }
+
+    /** For next(): an abandoned epoch or a failed loader is an error, not just the end. */
+    void checkLive() {
+        if (abandoned) throw new IllegalStateException("epoch " + epoch + " was abandoned when a newer epoch started");
+        loader.checkUsable();
+    }
+
+    DataLoaderException fail(DataLoaderException e) {
+        return loader.fail(e);
+    }
+
+    /**
+     * The next record of this epoch from {@code w}, waiting up to {@code waitNanos}; null on timeout.
+     * READY records are noted and skipped, records of an abandoned epoch are released and skipped,
+     * and failures become exceptions.
+     */
+    RingRecord poll(Worker w, long waitNanos, Supplier<String> what) {
+        long deadline = System.nanoTime() + waitNanos;
+        while (true) {
+            RingRecord r;
+            try {
+                w.beforeRead();
+                r = w.batches().read(Math.max(0, deadline - System.nanoTime()));
+            } catch (RingClosedException | PeerDiedException e) {
+                if (loader.isClosed()) throw new IllegalStateException("the DataLoader was closed while waiting for " + what.get());
+                throw fail(WorkerErrors.died(w, what.get()));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for " + what.get(), e);
+            }
+            if (r == null) {
+                if (!w.isAlive()) throw fail(WorkerErrors.died(w, what.get()));
+                return null;
+            }
+            int kind = r.payload().get(JAVA_INT, RecordHeader.KIND);
+            int recordEpoch = r.payload().get(JAVA_INT, RecordHeader.EPOCH);
+            if (kind == RecordHeader.READY) {
+                w.markReady();
+                w.release(r, false);
+                continue;
+            }
+            if (kind == RecordHeader.ERROR) {
+                WorkerFailure f = WorkerFailure.of(r.payload());
+                w.release(r, false);
+                if (f.phase().equals("open")) {
+                    throw fail(new WorkerStartException(w.describe() + " could not start: " + f.summary(), w.id(), w.pid(),
+                            f.cause(w.classLoader())));
+                }
+                if (recordEpoch != epoch) continue; // a failure in an abandoned epoch: nobody waits for it
+                throw fail(new SampleReadException("sample " + f.sampleIndex() + " failed in " + w.describe() + ", in " + what.get()
+                        + ": " + f.summary(), w.id(), w.pid(), f.sampleIndex(), f.cause(w.classLoader())));
+            }
+            if (recordEpoch != epoch) {
+                w.release(r, false);
+                continue;
+            }
+            return r;
+        }
+    }
+
+    /** Waits for {@code w}'s next record, however long, until the loader's timeout declares it hung. */
+    RingRecord await(Worker w, Supplier<String> what, long startedNanos) {
+        while (true) {
+            RingRecord r = poll(w, POLL_SLICE_NANOS, what);
+            if (r != null) return r;
+            if (System.nanoTime() - startedNanos > settings.timeout().toNanos()) throw fail(WorkerErrors.hung(w, what.get(), settings.timeout()));
+        }
+    }
+
+    Batch toBatch(Worker w, RingRecord r, long index, long[] indices) {
+        var record = r.payload();
+        long count = loader.counters().delivered(w.id(), record.get(JAVA_LONG, RecordHeader.BUSY_NANOS));
+        w.hold();
+        loader.batchTaken();
+        VectorSchemaRoot root;
+        try {
+            root = loader.reader().read(record, () -> loader.released(w, r));
+        } catch (RuntimeException e) {
+            loader.released(w, r);
+            throw e;
+        }
+        if (count == 1) loader.firstBatchDelivered();
+        loader.counters().samples(root.getRowCount());
+        return new Batch(root, loader.reader(), epoch, index, indices, w.id());
+    }
+
+    void timed(long startedNanos) {
+        loader.counters().timed(startedNanos);
+    }
+}

@@ -1,0 +1,55 @@
+package io.ringloader.loader;
+
+import io.ringloader.worker.Worker;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/** The counters behind {@link DataLoader#stats()}: updated by the epochs, read at any time from any thread. */
+final class LoaderCounters {
+    private final AtomicLong batches = new AtomicLong(), samples = new AtomicLong(), waitNanos = new AtomicLong();
+    private volatile long firstNext, lastNext;
+    private final AtomicLongArray workerBatches, workerBusy;
+    private final long batchRingBytes;
+
+    LoaderCounters(int numWorkers, long batchRingBytes) {
+        this.workerBatches = new AtomicLongArray(numWorkers);
+        this.workerBusy = new AtomicLongArray(numWorkers);
+        this.batchRingBytes = batchRingBytes;
+    }
+
+    /** A batch of {@code rows} samples that worker {@code id} built in {@code busyNanos}; returns the loader's batch count. */
+    long delivered(int id, long busyNanos) {
+        workerBatches.incrementAndGet(id);
+        workerBusy.addAndGet(id, busyNanos);
+        return batches.incrementAndGet();
+    }
+
+    void samples(int rows) {
+        samples.addAndGet(rows);
+    }
+
+    /** A call into the loader that started at {@code startedNanos} and returns now. */
+    void timed(long startedNanos) {
+        long now = System.nanoTime();
+        if (firstNext == 0) firstNext = startedNanos;
+        lastNext = now;
+        waitNanos.addAndGet(now - startedNanos);
+    }
+
+    /** The figures now; {@code workers} are the current workers, or null when none run. */
+    LoaderStats snapshot(List<Worker> workers) {
+        List<LoaderStats.WorkerStats> per = new ArrayList<>();
+        for (int w = 0; w < workerBatches.length(); w++) {
+            Worker worker = workers == null ? null : workers.get(w);
+            per.add(new LoaderStats.WorkerStats(w, worker == null ? -1 : worker.pid(), workerBatches.get(w),
+                    Duration.ofNanos(workerBusy.get(w)), worker == null ? 0 : worker.batches().occupancy(),
+                    worker == null ? batchRingBytes : worker.batches().capacity()));
+        }
+        return new LoaderStats(batches.get(), samples.get(), Duration.ofNanos(waitNanos.get()),
+                Duration.ofNanos(lastNext - firstNext), List.copyOf(per));
+    }
+}
