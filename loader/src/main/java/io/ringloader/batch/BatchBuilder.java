@@ -4,6 +4,7 @@ import com.google.flatbuffers.FlatBufferBuilder;
 import io.ringloader.data.Columns;
 import io.ringloader.data.SampleWriter;
 import io.ringloader.data.WorkerContext;
+import io.ringloader.ring.RecordTooLargeException;
 import io.ringloader.ring.SpscRing;
 
 import java.lang.foreign.MemorySegment;
@@ -170,10 +171,22 @@ public final class BatchBuilder implements SampleWriter {
             return pos;
         }
         long pos;
-        while ((pos = ring.claim(length, CLAIM_SLICE)) == SpscRing.NO_SPACE) {
-            // The trainer still holds batches; claim() itself notices a dead trainer or a closed ring.
+        try {
+            while ((pos = ring.claim(length, CLAIM_SLICE)) == SpscRing.NO_SPACE) {
+                // The trainer still holds batches; claim() itself notices a dead trainer or a closed ring.
+            }
+        } catch (RecordTooLargeException e) {
+            throw tooLarge(e, false);
         }
         return pos;
+    }
+
+    /** The ring's own words, with the loader's setting that makes the ring larger. */
+    private IllegalStateException tooLarge(RecordTooLargeException e, boolean inSample) {
+        return new IllegalStateException("batch " + seq + " of epoch " + epoch + " outgrew the worker's batch ring"
+                + (inSample ? " while sample " + sampleIndex + " was written" : "")
+                + ": it needs more than the " + e.maxLength() + " bytes a record of a " + ring.capacity() + "-byte ring can take."
+                + " Raise DataLoader.Builder.ringBytes so that a whole batch fits, or lower batchSize.", e);
     }
 
     /** Rows written so far in this batch. */
@@ -503,6 +516,8 @@ public final class BatchBuilder implements SampleWriter {
             while (!ring.extendClaim(position, recordLength + newCapacity, CLAIM_SLICE)) {
                 // waiting for the trainer to release space; extendClaim notices a dead trainer or a closed ring
             }
+        } catch (RecordTooLargeException e) {
+            throw tooLarge(e, true);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while growing a batch", e);

@@ -47,6 +47,11 @@ public final class RecordHeader {
     public static final int ERROR = 3;
     /** A streaming worker's shard is exhausted for this epoch. */
     public static final int END = 4;
+    /**
+     * A sample of batch {@code seq} that threw and was left out ({@code onSampleError(SKIP)}): its index in
+     * {@code sampleIndex}, the failure in the body as for ERROR. Sent before the batch it was left out of.
+     */
+    public static final int SKIPPED = 5;
 
     // parent -> worker
     /** Build the batch of the sample indices that follow. */
@@ -55,4 +60,8 @@ public final class RecordHeader {
     public static final int STREAM_REQUEST = 12;
     /** Finish: close the dataset and exit. */
     public static final int STOP = 13;
+
+    // FLAGS of a BATCH_REQUEST
+    /** Leave a sample whose read throws out of its batch (send SKIPPED for it) instead of failing the batch. */
+    public static final int FLAG_SKIP_FAILED_SAMPLES = 1;
 }

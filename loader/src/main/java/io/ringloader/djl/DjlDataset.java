@@ -132,6 +132,16 @@ public final class DjlDataset implements Dataset {
         };
     }
 
+    /**
+     * The loader's state after the batches the training thread has taken from this dataset, not those its
+     * prefetch thread made ready: save it with the model's parameters, and give it to the next run's
+     * {@link DataLoader.Builder#resumeFrom}.
+     */
+    public io.ringloader.loader.LoaderState state() {
+        Prefetcher p = running;
+        return p == null ? loader.state() : loader.state((int) p.taken.get());
+    }
+
     /** How many batches a thread prepares ahead of the trainer (0: none, the trainer's thread does it). */
     public int prefetch() {
         return prefetch;

@@ -22,6 +22,8 @@ import io.ringloader.worker.WorkerTmpDir;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.types.pojo.Schema;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -29,6 +31,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -69,6 +72,12 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
 
     /** How long a worker may take to deliver a batch when {@link Builder#timeout} is not set. */
     public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(5);
+    /** Replacements of lost workers a loader may make when {@link Builder#maxWorkerRestarts} is not set. */
+    public static final int DEFAULT_MAX_WORKER_RESTARTS = 3;
+    /** The share of an epoch's samples that may be skipped with {@code onSampleError(SKIP)} unless set. */
+    public static final double DEFAULT_MAX_SKIPPED_FRACTION = 0.01;
+
+    static final Logger LOG = LoggerFactory.getLogger(DataLoader.class);
 
     private static final Set<DataLoader> OPEN = ConcurrentHashMap.newKeySet();
 
@@ -93,9 +102,36 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     private int nextEpoch;
     private volatile boolean closed;
     private DataLoaderException failure;
+    /** Set by the first close(): a second close() on another thread waits for it. */
+    private CompletableFuture<Void> closing;
+    private Thread closingThread;
+    /** Stops the workers a failure left behind (see fail()). */
+    private Thread reaper;
     /** What is built on this loader and must stop before it does (see {@link #onClose}). */
     private final List<Runnable> closeHooks = new CopyOnWriteArrayList<>();
     private final LoaderCounters counters;
+    /** What the state fingerprints of the order besides the settings: the sampler's and the batch sampler's descriptions. */
+    private final String samplerDescription, batchSamplerDescription;
+    private final boolean dropLast;
+    /** The state the first epoch resumes from, if any; cleared once that epoch starts. */
+    private LoaderState resume;
+    /** The last epoch's plan, kept: state() at an epoch's end fingerprints the next one, which then uses it. */
+    private Plan planned;
+
+    /**
+     * The batches of one epoch of a map-style dataset, from the batch sampler alone, and a digest of them
+     * for the state's fingerprint.
+     */
+    record Plan(int epoch, List<long[]> batches, String digest) {
+        static Plan of(int epoch, List<long[]> batches) {
+            long h = 0x9E3779B97F4A7C15L ^ batches.size();
+            for (long[] batch : batches) {
+                h = io.ringloader.data.WorkerContext.mix(h + batch.length);
+                for (long i : batch) h = io.ringloader.data.WorkerContext.mix(h ^ i) + 0x632BE59BD9B4E019L;
+            }
+            return new Plan(epoch, batches, String.format("%016x", h));
+        }
+    }
 
     private DataLoader(Builder b) {
         this.dataset = b.dataset;
@@ -106,12 +142,16 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         WorkerMode mode = b.numWorkers == 0 ? WorkerMode.INLINE : b.mode;
         int numWorkers = mode == WorkerMode.INLINE ? 1 : b.numWorkers;
         BatchSampler batchSampler;
+        this.dropLast = b.dropLast;
         if (dataset instanceof MapDataset) {
             Sampler sampler = b.sampler != null ? b.sampler
                     : b.worldSize > 1 ? Sampler.distributed(b.rank, b.worldSize, b.shuffle)
                     : b.shuffle ? Sampler.shuffled() : Sampler.sequential();
             batchSampler = b.batchSampler != null ? b.batchSampler : BatchSampler.of(sampler, b.batchSize, b.dropLast);
+            this.samplerDescription = b.batchSampler != null ? "(none: a batch sampler of your own)" : describe(sampler);
+            this.batchSamplerDescription = describe(batchSampler);
         } else {
+            this.samplerDescription = this.batchSamplerDescription = "(none: a streaming dataset)";
             if (b.sampler != null || b.batchSampler != null || b.shuffle) {
                 throw new IllegalArgumentException("a streaming (iterable) dataset has no sampler: its workers read their shards in order."
                         + " Drop shuffle/sampler/batchSampler, or make it a MapDataset.");
@@ -132,10 +172,134 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         long requestRingBytes = Math.max(64L << 10, (prefetch + 2L) * RingDescriptor.frameLength(RecordHeader.LENGTH + 8L * b.batchSize));
         this.settings = new LoaderSettings(batchSampler, b.batchSize, b.seed, mode, numWorkers, prefetch, b.inOrder, b.persistentWorkers,
                 b.timeout, List.copyOf(b.jvmOptions), batchRingBytes, requestRingBytes, b.rank, b.worldSize,
-                b.pinWorkers && mode != WorkerMode.INLINE, b.warmWorkers && mode == WorkerMode.PROCESS);
+                b.pinWorkers && mode != WorkerMode.INLINE, b.warmWorkers && mode == WorkerMode.PROCESS,
+                b.maxWorkerRestarts, b.onSampleError == SampleErrorPolicy.SKIP, b.maxSkipped, b.maxSkippedFraction);
+        if (b.resumeFrom != null) {
+            checkResumable(b.resumeFrom);
+            this.resume = b.resumeFrom;
+            this.nextEpoch = b.resumeFrom.epoch();
+        }
         this.reader = new BatchReader(schema, allocator);
         this.counters = new LoaderCounters(numWorkers, batchRingBytes);
         OPEN.add(this);
+    }
+
+    /**
+     * A sampler's type and parameters: a record says both in its toString(); of anything else, the class
+     * (a lambda's without the address part of its name, which changes from run to run).
+     */
+    static String describe(Object o) {
+        String s = o instanceof Record ? o.toString() : o.getClass().getName();
+        return s.replaceAll("\\$\\$Lambda[/0-9a-fx]*", "\\$\\$Lambda").replaceAll("@[0-9a-f]{4,16}\\b", "");
+    }
+
+    // ------------------------------------------------------------------------------------ state
+
+    /** Refuses, at build(), a state this loader's order does not match, naming the field and both values. */
+    private void checkResumable(LoaderState state) {
+        if (!(dataset instanceof MapDataset)) {
+            throw new UnsupportedOperationException("resumeFrom: resuming a streaming (iterable) dataset is not supported yet;"
+                    + " a map-style dataset resumes exactly");
+        }
+        Plan p = plan(state.epoch());
+        String difference = state.fingerprint().firstDifference(fingerprint(p));
+        if (difference != null) {
+            throw new IllegalArgumentException("resumeFrom: the state does not match this loader (" + difference + ")."
+                    + " A state resumes a loader built with the same dataset, sampler, batch size, dropLast, seed, rank and world size"
+                    + " (the number of workers and the mode may differ); build the loader as the run that saved it did, or drop resumeFrom.");
+        }
+        if (state.batches() > p.batches().size()) {
+            throw new IllegalArgumentException("resumeFrom: the state says " + state.batches() + " batches of epoch " + state.epoch()
+                    + " were delivered, and the epoch has " + p.batches().size());
+        }
+        for (long k : state.alsoDelivered()) {
+            if (k <= state.batches() || k >= p.batches().size()) {
+                throw new IllegalArgumentException("resumeFrom: the state's alsoDelivered holds batch " + k + ", outside ("
+                        + state.batches() + ", " + p.batches().size() + ")");
+            }
+        }
+    }
+
+    private LoaderState.Fingerprint fingerprint(Plan p) {
+        return new LoaderState.Fingerprint(((MapDataset) dataset).size(), settings.batchSize(), dropLast, settings.seed(), settings.rank(),
+                settings.worldSize(), samplerDescription, batchSamplerDescription, p.digest());
+    }
+
+    /** The plan of {@code epoch}, from the batch sampler (kept for the next call of the same epoch). */
+    private synchronized Plan plan(int epoch) {
+        if (planned == null || planned.epoch() != epoch) {
+            planned = Plan.of(epoch, settings.batchSampler().batches(((MapDataset) dataset).size(), settings.seed(), epoch));
+        }
+        return planned;
+    }
+
+    LoaderState stateOf(Plan p, long batches, List<Long> alsoDelivered) {
+        return new LoaderState(p.epoch(), batches, alsoDelivered, fingerprint(p), List.of());
+    }
+
+    LoaderState startOf(int epoch) {
+        return stateOf(plan(epoch), 0, List.of());
+    }
+
+    /**
+     * Where this loader is: after the last batch it handed out (not those prefetched or in flight). Give it
+     * to {@link Builder#resumeFrom} to carry on from there, with any number of workers in any mode. Cheap:
+     * no worker is asked. After an epoch's last batch, it is the start of the next epoch.
+     */
+    public LoaderState state() {
+        Epoch e;
+        synchronized (this) {
+            e = current;
+        }
+        return e instanceof MapEpoch m ? m.stateAfter(m.taken()) : idleState(e);
+    }
+
+    /**
+     * The state after the first {@code delivered} batches the current epoch handed out: for a reader that
+     * hands batches on and has passed only some of them on so far (a {@code DjlDataset}'s prefetch thread).
+     */
+    public LoaderState state(int delivered) {
+        Epoch e;
+        synchronized (this) {
+            e = current;
+        }
+        return e instanceof MapEpoch m ? m.stateAfter(delivered) : idleState(e);
+    }
+
+    private synchronized LoaderState idleState(Epoch e) {
+        if (!(dataset instanceof MapDataset)) {
+            throw new UnsupportedOperationException("state() of a loader over a streaming (iterable) dataset is not supported yet;"
+                    + " a map-style dataset's loader has one");
+        }
+        if (e == null && resume != null) return resume;
+        return startOf(nextEpoch);
+    }
+
+    // ------------------------------------------------------------------------------------ lost workers
+
+    /** Null if a lost worker may be replaced now, else why not, as a sentence for the error. */
+    synchronized String refusedReplacement() {
+        if (closed) return " The loader was closed.";
+        if (settings.mode() == WorkerMode.INLINE) return "";
+        long used = counters.restarts();
+        if (used >= settings.maxWorkerRestarts()) {
+            return " It was not replaced: the loader has made " + used + " of the " + settings.maxWorkerRestarts()
+                    + " replacements that DataLoader.Builder.maxWorkerRestarts allows.";
+        }
+        return null;
+    }
+
+    /** Starts a successor in slot {@code slot} for a worker that was lost; one log line says what happened. */
+    synchronized Worker replaceWorker(int slot, Epoch.WorkerLost lost, String building) {
+        Worker dead = lost.worker;
+        String how = dead.isAlive() ? "hung" : dead.exitDescription();
+        long t0 = System.nanoTime();
+        Worker fresh = workers.replace(slot);
+        counters.restarted();
+        LOG.warn("ringloader: {} {} while building {}; replaced by {}, started in {} ms (restart {} of {}, maxWorkerRestarts)",
+                dead.describe(), lost.error instanceof WorkerHungException ? "hung and was killed" : how, building, fresh.describe(),
+                java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0), counters.restarts(), settings.maxWorkerRestarts());
+        return fresh;
     }
 
     /** Bytes of batches the default prefetch keeps in flight per worker. */
@@ -185,7 +349,9 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         if (current != null && !current.isDone()) current.abandon();
         int epoch = nextEpoch++;
         if (workers == null) workers = startWorkers(List.of());
-        current = dataset instanceof MapDataset map ? new MapEpoch(this, map, epoch, workers) : new StreamEpoch(this, epoch, workers);
+        LoaderState from = resume;
+        resume = null;
+        current = dataset instanceof MapDataset ? new MapEpoch(this, plan(epoch), from, workers) : new StreamEpoch(this, epoch, workers);
         return current;
     }
 
@@ -216,24 +382,59 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         closeHooks.add(hook);
     }
 
-    /** Stops every worker and frees what the loader holds (shared memory once the trainer closed its batches). */
+    /**
+     * Stops every worker and frees what the loader holds (shared memory once the trainer closed its batches).
+     * It does the whole of that whatever the calling thread's interrupt flag (a try-with-resources closes right
+     * after an interrupted {@code next()}), and leaves the flag as it found it. A second call, from another
+     * thread, returns when the first has finished.
+     */
     @Override
     public void close() {
-        synchronized (this) {
-            if (closed) return;
-            closed = true;
-            OPEN.remove(this);
+        boolean interrupted = Thread.interrupted();
+        try {
+            CompletableFuture<Void> done;
+            boolean mine;
+            synchronized (this) {
+                mine = closing == null;
+                if (mine) {
+                    closing = new CompletableFuture<>();
+                    closingThread = Thread.currentThread();
+                    closed = true;
+                    OPEN.remove(this);
+                }
+                done = closing;
+            }
+            if (!mine) {
+                if (closingThread != Thread.currentThread()) done.join(); // a close hook that closes the loader again returns
+                return;
+            }
+            try {
+                closeNow();
+            } finally {
+                done.complete(null);
+            }
+        } finally {
+            if (interrupted) Thread.currentThread().interrupt();
         }
+    }
+
+    private void closeNow() {
         // Outside the lock: a hook waits for a thread of its own, which may be on its way into fail().
         for (Runnable hook : closeHooks) {
             try {
                 hook.run();
             } catch (RuntimeException e) {
-                System.err.println("ringloader: a close hook of a DataLoader failed: " + e);
+                LOG.warn("ringloader: a close hook of a DataLoader failed", e);
             }
         }
+        Thread stopping;
         synchronized (this) {
+            if (current instanceof MapEpoch m) m.releaseSalvaged();
             stopWorkers();
+            stopping = reaper;
+        }
+        if (stopping != null) WorkerSet.joinUninterruptibly(stopping);
+        synchronized (this) {
             deleteTmpDir();
             if (liveBatches.get() == 0) allocator.close();
         }
@@ -253,8 +454,15 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     DataLoaderException fail(DataLoaderException e) {
         synchronized (this) {
             if (failure == null) failure = e;
+            if (workers != null && !closed) {
+                // The workers stop on a thread of their own, so that the error reaches the caller now, not
+                // after the grace period of a worker that is busy in a long read; close() waits for them.
+                WorkerSet stopping = workers;
+                workers = null;
+                stopping.signalStop();
+                reaper = Thread.ofPlatform().name("ringloader-stop").daemon().start(stopping::stop);
+            }
         }
-        close();
         return e;
     }
 
@@ -321,6 +529,11 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         private long ringBytes;
         private boolean warmWorkers;
         private boolean pinWorkers;
+        private LoaderState resumeFrom;
+        private int maxWorkerRestarts = DEFAULT_MAX_WORKER_RESTARTS;
+        private SampleErrorPolicy onSampleError = SampleErrorPolicy.FAIL;
+        private long maxSkipped = -1;
+        private double maxSkippedFraction = DEFAULT_MAX_SKIPPED_FRACTION;
 
         private Builder(Dataset dataset) {
             if (dataset == null) throw new IllegalArgumentException("dataset is null");
@@ -443,6 +656,61 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
          */
         public Builder warmWorkers(boolean warmWorkers) {
             this.warmWorkers = warmWorkers;
+            return this;
+        }
+
+        /**
+         * Carry on from {@code state} (taken with {@link DataLoader#state()}, perhaps by another process): the
+         * first epoch continues at the state's next batch, and later epochs follow as in a run that never
+         * stopped. The batches are bit-identical to those of that run, whatever the number of workers and the
+         * mode on either side; the samples before the state are not read again. {@link #build()} refuses a
+         * state whose dataset size, sampler, batch size, dropLast, seed, rank or world size differs from this
+         * loader's, naming the field.
+         */
+        public Builder resumeFrom(LoaderState state) {
+            this.resumeFrom = java.util.Objects.requireNonNull(state, "state");
+            return this;
+        }
+
+        /**
+         * How many lost workers (died, or hung past the timeout and killed) this loader may replace with fresh
+         * ones (default {@value DataLoader#DEFAULT_MAX_WORKER_RESTARTS}). A successor takes the batches its
+         * predecessor had not delivered, and the caller gets exactly the batches of a run without the failure.
+         * The default is small on purpose: a long job survives the odd OOM kill or crashed decoder, while a
+         * dataset that kills every worker fails after a few seconds, not after hours of restarts. A batch whose
+         * worker was lost twice is never asked again, whatever this says. 0 restores fail-fast. Thread workers
+         * are replaced too (a hung thread cannot be killed: it is interrupted and left); numWorkers(0) has no
+         * worker to replace.
+         */
+        public Builder maxWorkerRestarts(int maxWorkerRestarts) {
+            if (maxWorkerRestarts < 0) throw new IllegalArgumentException("maxWorkerRestarts cannot be negative, got " + maxWorkerRestarts);
+            this.maxWorkerRestarts = maxWorkerRestarts;
+            return this;
+        }
+
+        /**
+         * What a sample whose {@code read} throws does to its batch: {@link SampleErrorPolicy#FAIL} (the default)
+         * fails the epoch with a {@link SampleReadException}; {@link SampleErrorPolicy#SKIP} leaves the sample
+         * out (the batch is one shorter, its {@link Batch#sampleIndices()} say which samples it holds), logs it
+         * and counts it in {@link LoaderStats#samplesSkipped()}, up to {@link #maxSkipped} per epoch.
+         */
+        public Builder onSampleError(SampleErrorPolicy policy) {
+            this.onSampleError = java.util.Objects.requireNonNull(policy, "policy");
+            return this;
+        }
+
+        /** With SKIP, the most samples an epoch may skip before it fails (default: 1% of the epoch's samples). */
+        public Builder maxSkipped(long samples) {
+            if (samples < 0) throw new IllegalArgumentException("maxSkipped cannot be negative, got " + samples);
+            this.maxSkipped = samples;
+            return this;
+        }
+
+        /** With SKIP, the largest share of an epoch's samples it may skip before it fails (default 0.01). */
+        public Builder maxSkippedFraction(double fraction) {
+            if (!(fraction >= 0 && fraction <= 1)) throw new IllegalArgumentException("maxSkippedFraction must be in [0, 1], got " + fraction);
+            this.maxSkippedFraction = fraction;
+            this.maxSkipped = -1;
             return this;
         }
 

@@ -61,6 +61,28 @@ abstract sealed class Epoch implements Iterator<Batch> permits MapEpoch, StreamE
     }
 
     /**
+     * A worker was lost while the trainer needed it: it died, or hung and was killed. Thrown inside the
+     * epoch only: a map epoch replaces the worker and asks its successor again, a stream epoch fails
+     * with {@link #error}.
+     */
+    static final class WorkerLost extends RuntimeException {
+        final Worker worker;
+        final DataLoaderException error;
+
+        WorkerLost(Worker worker, DataLoaderException error) {
+            super(error.getMessage(), null, false, false);
+            this.worker = worker;
+            this.error = error;
+        }
+    }
+
+    /** A sample of batch {@code seq} that {@code w} skipped ({@code onSampleError(SKIP)}); a stream epoch has none. */
+    void skipped(Worker w, long seq, WorkerFailure failure) {
+        throw fail(new SampleReadException("sample " + failure.sampleIndex() + " failed in " + w.describe() + ": " + failure.summary(),
+                w.id(), w.pid(), failure.sampleIndex(), failure.cause(w.classLoader())));
+    }
+
+    /**
      * The next record of this epoch from {@code w}, waiting up to {@code waitNanos}; null on timeout.
      * READY records are noted and skipped, records of an abandoned epoch are released and skipped,
      * and failures become exceptions.
@@ -74,13 +96,13 @@ abstract sealed class Epoch implements Iterator<Batch> permits MapEpoch, StreamE
                 r = w.batches().read(Math.max(0, deadline - System.nanoTime()));
             } catch (RingClosedException | PeerDiedException e) {
                 if (loader.isClosed()) throw new IllegalStateException("the DataLoader was closed while waiting for " + what.get());
-                throw fail(WorkerErrors.died(w, what.get()));
+                throw new WorkerLost(w, WorkerErrors.died(w, what.get()));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while waiting for " + what.get(), e);
             }
             if (r == null) {
-                if (!w.isAlive()) throw fail(WorkerErrors.died(w, what.get()));
+                if (!w.isAlive()) throw new WorkerLost(w, WorkerErrors.died(w, what.get()));
                 return null;
             }
             int kind = r.payload().get(JAVA_INT, RecordHeader.KIND);
@@ -88,6 +110,13 @@ abstract sealed class Epoch implements Iterator<Batch> permits MapEpoch, StreamE
             if (kind == RecordHeader.READY) {
                 w.markReady();
                 w.release(r, false);
+                continue;
+            }
+            if (kind == RecordHeader.SKIPPED) {
+                WorkerFailure f = WorkerFailure.of(r.payload());
+                long seq = r.payload().get(JAVA_LONG, RecordHeader.SEQ);
+                w.release(r, false);
+                if (recordEpoch == epoch) skipped(w, seq, f);
                 continue;
             }
             if (kind == RecordHeader.ERROR) {
@@ -114,14 +143,21 @@ abstract sealed class Epoch implements Iterator<Batch> permits MapEpoch, StreamE
         while (true) {
             RingRecord r = poll(w, POLL_SLICE_NANOS, what);
             if (r != null) return r;
-            if (System.nanoTime() - startedNanos > settings.timeout().toNanos()) throw fail(WorkerErrors.hung(w, what.get(), settings.timeout()));
+            if (System.nanoTime() - startedNanos > settings.timeout().toNanos()) {
+                throw new WorkerLost(w, WorkerErrors.hung(w, what.get(), settings.timeout()));
+            }
         }
     }
 
     Batch toBatch(Worker w, RingRecord r, long index, long[] indices) {
+        w.hold();
+        return toHeldBatch(w, r, index, indices);
+    }
+
+    /** {@link #toBatch} for a record already counted as held by {@code w} (one taken from a lost worker's ring). */
+    Batch toHeldBatch(Worker w, RingRecord r, long index, long[] indices) {
         var record = r.payload();
         long count = loader.counters().delivered(w.id(), record.get(JAVA_LONG, RecordHeader.BUSY_NANOS));
-        w.hold();
         loader.batchTaken();
         VectorSchemaRoot root;
         try {

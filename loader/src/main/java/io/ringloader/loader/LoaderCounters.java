@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicLongArray;
 /** The counters behind {@link DataLoader#stats()}: updated by the epochs, read at any time from any thread. */
 final class LoaderCounters {
     private final AtomicLong batches = new AtomicLong(), samples = new AtomicLong(), waitNanos = new AtomicLong();
+    private final AtomicLong restarts = new AtomicLong(), skipped = new AtomicLong();
     private volatile long firstNext, lastNext;
     private final AtomicLongArray workerBatches, workerBusy;
     private final long batchRingBytes;
@@ -32,6 +33,20 @@ final class LoaderCounters {
         samples.addAndGet(rows);
     }
 
+    /** A lost worker was replaced. */
+    void restarted() {
+        restarts.incrementAndGet();
+    }
+
+    long restarts() {
+        return restarts.get();
+    }
+
+    /** Samples left out of a delivered batch (onSampleError SKIP). */
+    void skipped(int n) {
+        skipped.addAndGet(n);
+    }
+
     /** A call into the loader that started at {@code startedNanos} and returns now. */
     void timed(long startedNanos) {
         long now = System.nanoTime();
@@ -50,6 +65,6 @@ final class LoaderCounters {
                     worker == null ? batchRingBytes : worker.batches().capacity()));
         }
         return new LoaderStats(batches.get(), samples.get(), Duration.ofNanos(waitNanos.get()),
-                Duration.ofNanos(lastNext - firstNext), List.copyOf(per));
+                Duration.ofNanos(lastNext - firstNext), restarts.get(), skipped.get(), List.copyOf(per));
     }
 }

@@ -26,8 +26,23 @@ import java.util.List;
  * @param worldSize        the number of trainers
  * @param pinWorkers       pin worker i to the i-th allowed CPU
  * @param warmWorkers      boot spare worker JVMs for the next loader
+ * @param maxWorkerRestarts  replacements of lost workers this loader may make
+ * @param skipFailedSamples  leave a sample whose read throws out of its batch (onSampleError SKIP)
+ * @param maxSkippedCount    with SKIP, the most samples an epoch may skip (-1: see the fraction)
+ * @param maxSkippedFraction with SKIP, the largest share of an epoch's samples it may skip (when the count is -1)
  */
 record LoaderSettings(BatchSampler batchSampler, int batchSize, long seed, WorkerMode mode, int numWorkers, int prefetch,
                       boolean inOrder, boolean persistent, Duration timeout, List<String> jvmOptions, long batchRingBytes,
-                      long requestRingBytes, int rank, int worldSize, boolean pinWorkers, boolean warmWorkers) {
+                      long requestRingBytes, int rank, int worldSize, boolean pinWorkers, boolean warmWorkers,
+                      int maxWorkerRestarts, boolean skipFailedSamples, long maxSkippedCount, double maxSkippedFraction) {
+
+    /** The most samples an epoch of {@code samples} may skip. */
+    long maxSkipped(long samples) {
+        return maxSkippedCount >= 0 ? maxSkippedCount : (long) Math.floor(maxSkippedFraction * samples);
+    }
+
+    /** "maxSkipped(10)" or "maxSkippedFraction(0.05)", for messages. */
+    String describeMaxSkipped() {
+        return maxSkippedCount >= 0 ? "maxSkipped(" + maxSkippedCount + ")" : "maxSkippedFraction(" + maxSkippedFraction + ")";
+    }
 }

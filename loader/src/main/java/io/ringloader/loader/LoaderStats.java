@@ -12,9 +12,12 @@ import java.util.List;
  *                 when the trainer iterates the loader itself; a {@code DjlDataset}'s prefetch thread's wait
  *                 when that thread does (the trainer's stall is then {@code DjlDataset.waiting()})
  * @param elapsed  time from the first {@code next()} to the last
+ * @param workerRestarts lost workers (died, or hung and killed) replaced by fresh ones
+ * @param samplesSkipped samples left out of their batches because their read threw ({@code onSampleError(SKIP)})
  * @param workers  per worker
  */
-public record LoaderStats(long batches, long samples, Duration waiting, Duration elapsed, List<WorkerStats> workers) {
+public record LoaderStats(long batches, long samples, Duration waiting, Duration elapsed, long workerRestarts, long samplesSkipped,
+                          List<WorkerStats> workers) {
 
     /** The share of the trainer's time spent waiting for data, in percent. */
     public double stallPercent() {

@@ -52,7 +52,11 @@ final class StreamEpoch extends Epoch {
         if (pending != null) return true;
         if (done) return false;
         long t0 = System.nanoTime();
-        pending = advance();
+        try {
+            pending = advance();
+        } catch (WorkerLost lost) {
+            throw fail(lost.error); // a stream's shard is its worker's: it cannot move to another yet
+        }
         timed(t0);
         return pending != null;
     }

@@ -16,8 +16,20 @@ public interface BatchSampler extends Serializable {
 
     /** Consecutive runs of {@code batchSize} samples of {@code sampler}'s order; a short last batch unless {@code dropLast}. */
     static BatchSampler of(Sampler sampler, int batchSize, boolean dropLast) {
-        if (batchSize < 1) throw new IllegalArgumentException("batchSize must be at least 1, got " + batchSize);
-        return (size, seed, epoch) -> {
+        return new SamplerBatches(sampler, batchSize, dropLast);
+    }
+
+    /**
+     * {@link #of}: a record, so that its type and parameters are what a loader's state fingerprints
+     * ({@code SamplerBatches[sampler=RandomSampler[], batchSize=256, dropLast=false]}).
+     */
+    record SamplerBatches(Sampler sampler, int batchSize, boolean dropLast) implements BatchSampler {
+        public SamplerBatches {
+            if (batchSize < 1) throw new IllegalArgumentException("batchSize must be at least 1, got " + batchSize);
+        }
+
+        @Override
+        public List<long[]> batches(long size, long seed, int epoch) {
             long[] order = sampler.indices(size, seed, epoch);
             List<long[]> out = new ArrayList<>(order.length / batchSize + 1);
             for (int from = 0; from < order.length; from += batchSize) {
@@ -26,6 +38,6 @@ public interface BatchSampler extends Serializable {
                 out.add(Arrays.copyOfRange(order, from, to));
             }
             return out;
-        };
+        }
     }
 }

@@ -109,6 +109,11 @@ public final class ProcessWorker extends Worker {
         // folder the loader removes: a worker killed with -9 cannot clean up after itself. (A spare is
         // told its folder when a loader takes it.)
         if (tmpDir != null) options.add("-Djava.io.tmpdir=" + tmpDir);
+        // A worker that crashes in native code (a decoder's SIGSEGV) writes its hs_err report there too, not
+        // into the trainer's working directory, and leaves no core file; its error carries the report.
+        // -XX:ErrorFile among the user's options, which come last, keeps reports in a folder of their own.
+        options.add("-XX:ErrorFile=" + (tmpDir != null ? tmpDir.toString() : System.getProperty("java.io.tmpdir")) + "/hs_err_pid%p.log");
+        options.add("-XX:-CreateCoredumpOnCrash");
         options.addAll(jvmOptions);
         List<String> command = JavaProcess.command(WorkerMain.class.getName(), options, List.of(argument));
         return CompletableFuture.supplyAsync(() -> ChildProcess.start(label, command), SPAWNER);

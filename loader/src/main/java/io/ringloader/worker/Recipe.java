@@ -160,35 +160,61 @@ public record Recipe(byte[] bytes, Map<String, byte[]> classes) {
      */
     static void checkNoLiveResources(Object dataset) {
         Set<Object> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
-        walk(dataset, dataset.getClass().getSimpleName(), seen, 0);
+        walk(dataset, dataset.getClass().getSimpleName(), null, seen, 0);
     }
 
-    private static void walk(Object o, String path, Set<Object> seen, int depth) {
+    /**
+     * Fails if {@code o}, or anything it holds, is a live resource. {@code field} is the field {@code o} is
+     * the value of ("declared T, in C"), or null for what a holder, collection or array holds: the path then
+     * says where ("Leaky.connection.get()", "Leaky.pool[2]").
+     */
+    private static void walk(Object o, String path, String field, Set<Object> seen, int depth) {
         if (o == null || depth > 12 || !seen.add(o) || seen.size() > 100_000) return;
         Class<?> c = o.getClass();
+        String live = depth == 0 ? null : liveType(c);
+        if (live != null) {
+            throw new IllegalArgumentException("dataset field '" + path + "'" + (field == null ? "" : " (" + field + ")")
+                    + " holds a live " + live + " (" + c.getName() + "). A dataset is a recipe that travels to every worker;"
+                    + " live resources do not travel. Mark the field transient and create it in open(WorkerContext), which runs in"
+                    + " each worker; release it in close().");
+        }
         if (c.isArray()) {
             if (c.getComponentType().isPrimitive()) return;
             int n = Math.min(Array.getLength(o), 1000);
-            for (int i = 0; i < n; i++) walk(Array.get(o, i), path + "[" + i + "]", seen, depth + 1);
+            for (int i = 0; i < n; i++) walk(Array.get(o, i), path + "[" + i + "]", null, seen, depth + 1);
             return;
         }
-        if (o instanceof Collection<?> coll && c.getName().startsWith("java.")) {
-            int i = 0;
-            for (Object e : coll) {
-                if (i++ >= 1000) break;
-                walk(e, path + "[" + (i - 1) + "]", seen, depth + 1);
+        // The JDK's holders: their fields cannot be read from here, their contents can.
+        switch (o) {
+            case java.util.concurrent.atomic.AtomicReference<?> r -> walk(r.get(), path + ".get()", null, seen, depth + 1);
+            case java.util.Optional<?> opt -> walk(opt.orElse(null), path + ".get()", null, seen, depth + 1);
+            case java.util.concurrent.atomic.AtomicReferenceArray<?> a -> {
+                for (int i = 0; i < Math.min(a.length(), 1000); i++) walk(a.get(i), path + "[" + i + "]", null, seen, depth + 1);
             }
-            return;
-        }
-        if (o instanceof Map<?, ?> map && c.getName().startsWith("java.")) {
-            int i = 0;
-            for (Map.Entry<?, ?> e : map.entrySet()) {
-                if (i++ >= 1000) break;
-                walk(e.getKey(), path + ".key", seen, depth + 1);
-                walk(e.getValue(), path + "[" + e.getKey() + "]", seen, depth + 1);
+            case Map.Entry<?, ?> e when c.getName().startsWith("java.") -> {
+                walk(e.getKey(), path + ".getKey()", null, seen, depth + 1);
+                walk(e.getValue(), path + ".getValue()", null, seen, depth + 1);
             }
-            return;
+            case Collection<?> coll when c.getName().startsWith("java.") -> {
+                int i = 0;
+                for (Object e : coll) {
+                    if (i++ >= 1000) break;
+                    walk(e, path + "[" + (i - 1) + "]", null, seen, depth + 1);
+                }
+            }
+            case Map<?, ?> map when c.getName().startsWith("java.") -> {
+                int i = 0;
+                for (Map.Entry<?, ?> e : map.entrySet()) {
+                    if (i++ >= 1000) break;
+                    walk(e.getKey(), path + ".key", null, seen, depth + 1);
+                    walk(e.getValue(), path + "[" + e.getKey() + "]", null, seen, depth + 1);
+                }
+            }
+            default -> walkFields(o, c, path, seen, depth);
         }
+    }
+
+    private static void walkFields(Object o, Class<?> c, String path, Set<Object> seen, int depth) {
         String module = c.getModule().isNamed() ? c.getModule().getName() : "";
         if (module.startsWith("java.") || module.startsWith("jdk.")) return;
         for (Class<?> k = c; k != null && k != Object.class; k = k.getSuperclass()) {
@@ -202,16 +228,7 @@ public record Recipe(byte[] bytes, Map<String, byte[]> classes) {
                 } catch (RuntimeException | IllegalAccessException e) {
                     continue; // a field we may not read: serialization will tell if it matters
                 }
-                if (value == null) continue;
-                String fieldPath = path + "." + f.getName();
-                String live = liveType(value.getClass());
-                if (live != null) {
-                    throw new IllegalArgumentException("dataset field '" + fieldPath + "' (declared " + f.getType().getName()
-                            + ", in " + k.getName() + ") holds a live " + live + " (" + value.getClass().getName() + "). A dataset is a"
-                            + " recipe that travels to every worker; live resources do not travel. Mark the field transient and"
-                            + " create it in open(WorkerContext), which runs in each worker; release it in close().");
-                }
-                walk(value, fieldPath, seen, depth + 1);
+                walk(value, path + "." + f.getName(), "declared " + f.getType().getName() + ", in " + k.getName(), seen, depth + 1);
             }
         }
     }

@@ -81,7 +81,7 @@ public final class ThreadWorker extends Worker {
     @Override
     protected void awaitStop(long graceMillis) {
         try {
-            thread.join(graceMillis);
+            thread.join(Math.max(1, graceMillis)); // join(0) would wait forever
             if (thread.isAlive()) {
                 thread.interrupt();
                 thread.join(1000);

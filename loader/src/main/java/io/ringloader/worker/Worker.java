@@ -151,11 +151,12 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
         ready = true;
     }
 
-    /** Sends a request: build the batch of {@code indices} (map-style). */
-    public void requestBatch(int epoch, long seq, long[] indices) throws InterruptedException {
+    /** Sends a request: build the batch of {@code indices} (map-style); {@code flags} are RecordHeader's FLAG_*. */
+    public void requestBatch(int epoch, long seq, long[] indices, int flags) throws InterruptedException {
         long pos = claimRequest(RecordHeader.LENGTH + 8L * indices.length);
         MemorySegment r = requests.payload(pos);
         header(r, RecordHeader.BATCH_REQUEST, epoch, seq, indices.length);
+        r.set(JAVA_INT, RecordHeader.FLAGS, flags);
         MemorySegment.copy(indices, 0, r, JAVA_LONG, RecordHeader.LENGTH, indices.length);
         requests.commit(pos);
     }
@@ -181,6 +182,7 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
         r.set(JAVA_LONG, RecordHeader.SEQ, seq);
         r.set(JAVA_INT, RecordHeader.ROWS, rows);
         r.set(JAVA_INT, RecordHeader.WORKER_ID, id);
+        r.set(JAVA_INT, RecordHeader.FLAGS, 0);
     }
 
     /** Counts a batch handed to the trainer; {@link #release} gives it back. */

@@ -13,6 +13,7 @@ import io.ringloader.ring.RingRecord;
 import io.ringloader.ring.SpscRing;
 
 import java.lang.foreign.MemorySegment;
+import java.util.BitSet;
 import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -142,22 +143,39 @@ final class WorkerLoop implements AutoCloseable {
     private void buildBatch(MapDataset map, MemorySegment request, int epoch, long seq, int rows) throws InterruptedException {
         long t0 = System.nanoTime();
         if (seq == 0) WorkerMain.trace("first request");
+        boolean skipFailed = (request.get(JAVA_INT, RecordHeader.FLAGS) & RecordHeader.FLAG_SKIP_FAILED_SAMPLES) != 0;
+        long[] indices = request.asSlice(RecordHeader.LENGTH, 8L * rows).toArray(JAVA_LONG);
         builder.setContext(context.withEpoch(epoch));
-        builder.begin(seq, epoch, rows);
-        long index = -1;
-        try {
-            for (int r = 0; r < rows; r++) {
-                index = request.get(JAVA_LONG, RecordHeader.LENGTH + 8L * r);
-                builder.beginRow(index);
-                map.read(index, builder);
-                builder.endRow();
+        // With skipFailed, a sample that throws is reported (SKIPPED) and the batch is built again without
+        // it: its record is already half written, and rebuilding is simpler than unwinding every column.
+        // Failures are rare, and a sample reads the same the second time (its random stream is its own).
+        BitSet skipped = null;
+        while (true) {
+            builder.begin(seq, epoch, rows);
+            long index = -1;
+            int row = -1;
+            try {
+                for (int r = 0; r < rows; r++) {
+                    if (skipped != null && skipped.get(r)) continue;
+                    row = r;
+                    index = indices[r];
+                    builder.beginRow(index);
+                    map.read(index, builder);
+                    builder.endRow();
+                }
+                break;
+            } catch (RingClosedException | PeerDiedException e) {
+                throw e;
+            } catch (Throwable t) {
+                builder.abort();
+                if (!skipFailed || row < 0) { // a failure outside any sample (the ring) is never skipped
+                    builder.send(RecordHeader.ERROR, epoch, seq, index, WorkerFailure.of("read", index, t).toBytes());
+                    return;
+                }
+                builder.send(RecordHeader.SKIPPED, epoch, seq, index, WorkerFailure.of("read", index, t).toBytes());
+                if (skipped == null) skipped = new BitSet(rows);
+                skipped.set(row);
             }
-        } catch (RingClosedException | PeerDiedException e) {
-            throw e;
-        } catch (Throwable t) {
-            builder.abort();
-            builder.send(RecordHeader.ERROR, epoch, seq, index, WorkerFailure.of("read", index, t).toBytes());
-            return;
         }
         builder.commit(System.nanoTime() - t0);
         if (seq == 0) WorkerMain.trace("first batch committed");

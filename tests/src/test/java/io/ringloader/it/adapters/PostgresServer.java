@@ -71,9 +71,21 @@ final class PostgresServer implements AutoCloseable {
 
     private void as(List<String> command) throws Exception {
         List<String> full = new ArrayList<>();
-        if (root) full.addAll(List.of("runuser", "-u", "postgres", "--"));
+        if (root) full.addAll(List.of(runuser(), "-u", "postgres", "--"));
         full.addAll(command);
         run(full, true);
+    }
+
+    /**
+     * util-linux's runuser, where Debian puts it (/usr/sbin, /sbin), else from PATH: a root shell's PATH
+     * need not hold /usr/sbin.
+     */
+    static String runuser() {
+        for (String dir : List.of("/usr/sbin", "/sbin", "/usr/bin", "/bin")) {
+            java.nio.file.Path p = java.nio.file.Path.of(dir, "runuser");
+            if (java.nio.file.Files.isExecutable(p)) return p.toString();
+        }
+        return "runuser";
     }
 
     private static void run(List<String> command, boolean quiet) throws Exception {

@@ -29,6 +29,22 @@ final class Batches {
         return s.toString();
     }
 
+    /** A batch's address, its samples and its full contents: equal digests mean bit-identical batches. */
+    static String digest(Batch b) {
+        return "epoch " + b.epoch() + " #" + b.index() + " samples " + java.util.Arrays.toString(b.sampleIndices()) + "\n" + content(b);
+    }
+
+    /** Up to {@code n} batches of {@code it}, as digests, each closed once read. */
+    static List<String> take(java.util.Iterator<Batch> it, int n) {
+        List<String> out = new ArrayList<>();
+        while (out.size() < n && it.hasNext()) {
+            try (Batch b = it.next()) {
+                out.add(digest(b));
+            }
+        }
+        return out;
+    }
+
     /** One epoch: the content of every batch, in delivery order. */
     static List<String> epoch(DataLoader loader) {
         List<String> out = new ArrayList<>();

@@ -7,6 +7,7 @@ import io.ringloader.data.SampleWriter;
 import io.ringloader.loader.Batch;
 import io.ringloader.loader.DataLoader;
 import io.ringloader.loader.LoaderStats;
+import io.ringloader.loader.SampleReadException;
 import io.ringloader.sampler.BatchSampler;
 import io.ringloader.sampler.Sampler;
 import io.ringloader.testkit.Isolated;
@@ -258,6 +259,15 @@ class DataLoaderTest {
     }
 
     @Test
+    void aBatchThatOutgrowsItsRingWhileBeingWrittenNamesTheSampleAndRingBytes() {
+        try (DataLoader l = loader(new Datasets.BigStrings(8, 1 << 20), WorkerMode.PROCESS, 1).batchSize(8).ringBytes(4L << 20).build()) {
+            assertThatThrownBy(() -> Batches.epoch(l)).isInstanceOf(SampleReadException.class)
+                    .hasMessageContaining("batch 0 of epoch 0 outgrew the worker's batch ring while sample ")
+                    .hasMessageContaining("Raise DataLoader.Builder.ringBytes");
+        }
+    }
+
+    @Test
     void arraysAndRecordsMakeQuickDatasets() {
         record Point(float x, float y, long label, String tag) {}
         List<Point> points = new ArrayList<>();
@@ -328,6 +338,37 @@ class DataLoaderTest {
             Careful careful = new Careful();
             careful.socket = s;
             DataLoader.builder(careful).numWorkers(1).build().close();
+        }
+    }
+
+    /** Holds its socket in a holder, where a direct field check would not see it. */
+    record Wrapped(java.util.concurrent.atomic.AtomicReference<Socket> holder, List<Object> more) implements MapDataset {
+        @Override
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.int64("id"));
+        }
+
+        @Override
+        public long size() {
+            return 1;
+        }
+
+        @Override
+        public void read(long index, SampleWriter out) {
+            out.setLong(0, index);
+        }
+    }
+
+    @Test
+    void aLiveResourceInAHolderIsRejectedNamingThePathToIt() throws Exception {
+        try (Socket s = new Socket()) {
+            assertThatThrownBy(() -> DataLoader.builder(new Wrapped(new java.util.concurrent.atomic.AtomicReference<>(s), List.of())).build())
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("dataset field 'Wrapped.holder.get()' holds a live java.net.Socket")
+                    .hasMessageContaining("Mark the field transient");
+            var empty = new java.util.concurrent.atomic.AtomicReference<Socket>();
+            assertThatThrownBy(() -> DataLoader.builder(new Wrapped(empty, List.of("fine", java.util.Optional.of(s)))).build())
+                    .hasMessageContaining("dataset field 'Wrapped.more[1].get()' holds a live java.net.Socket");
         }
     }
 

@@ -237,4 +237,128 @@ final class Datasets {
             return r;
         }
     }
+
+    /** A dataset of {@code n} samples with one int64 column, "id". */
+    interface LikeIds extends MapDataset {
+        long n();
+
+        @Override
+        default Schema sampleSchema() {
+            return Columns.schema(Columns.int64("id"));
+        }
+
+        @Override
+        default long size() {
+            return n();
+        }
+    }
+
+    /** A dataset with {@link Numbers}' schema and size, that reads its samples in a way of its own. */
+    interface LikeNumbers extends MapDataset {
+        long n();
+
+        @Override
+        default Schema sampleSchema() {
+            return new Numbers(n()).sampleSchema();
+        }
+
+        @Override
+        default long size() {
+            return n();
+        }
+    }
+
+    /** Numbers that also note, in this JVM, every sample index read (thread and inline workers only). */
+    record Recording(long n) implements LikeNumbers {
+        static final java.util.Set<Long> READ = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+        @Override
+        public void read(long i, SampleWriter out) {
+            READ.add(i);
+            new Numbers(n).read(i, out);
+        }
+    }
+
+    /** Numbers whose samples in {@code broken} throw (a corrupt image, say). */
+    record Broken(long n, java.util.Set<Long> broken) implements LikeNumbers {
+        @Override
+        public void read(long i, SampleWriter out) {
+            if (broken.contains(i)) {
+                out.setLong(1, i); // half written when it throws: the batch must not keep any of it
+                out.setString(2, "half");
+                throw new IllegalArgumentException("sample " + i + " cannot be decoded (on purpose)");
+            }
+            new Numbers(n).read(i, out);
+        }
+    }
+
+    /**
+     * Numbers that, the first time sample {@code at} is read on this machine (a marker file says), kill
+     * their own worker ({@code hang} false: {@code kill -9} from inside, as the OOM killer would) or hang
+     * in a sleep that an interrupt ends ({@code hang} true).
+     */
+    record FailsOnce(long n, long at, String marker, boolean hang) implements LikeNumbers {
+        @Override
+        public void read(long i, SampleWriter out) throws Exception {
+            if (i == at) {
+                try {
+                    java.nio.file.Files.createFile(java.nio.file.Path.of(marker));
+                    if (hang) {
+                        Thread.sleep(Long.MAX_VALUE);
+                    } else {
+                        new ProcessBuilder("kill", "-9", Long.toString(ProcessHandle.current().pid())).start().waitFor();
+                        Thread.sleep(Long.MAX_VALUE);
+                    }
+                } catch (java.nio.file.FileAlreadyExistsException second) {
+                    // the successor reads it as any other sample
+                }
+            }
+            new Numbers(n).read(i, out);
+        }
+    }
+
+    /**
+     * Sample 0 exits its worker with code 3; every other sample sleeps {@code millis} (in {@code Thread.sleep},
+     * which a closed ring does not end); {@code close()} leaves a file {@code closed-<worker id>} in {@code dir}.
+     */
+    record ExitOrStall(long n, long millis, String dir) implements LikeIds {
+        private static final ThreadLocal<Integer> WORKER = new ThreadLocal<>();
+
+        @Override
+        public void open(WorkerContext context) {
+            WORKER.set(context.workerId());
+        }
+
+        @Override
+        public void read(long i, SampleWriter out) throws InterruptedException {
+            if (i == 0) System.exit(3);
+            Thread.sleep(millis);
+            out.setLong(0, i);
+        }
+
+        @Override
+        public void close() throws java.io.IOException {
+            java.nio.file.Files.writeString(java.nio.file.Path.of(dir, "closed-" + WORKER.get()), "closed");
+        }
+    }
+
+    /** Crashes its worker's JVM in native code at sample {@code at}: strlen(NULL), as a broken decoder would. */
+    record Segfaults(long n, long at) implements LikeIds {
+        @Override
+        public void read(long i, SampleWriter out) throws Exception {
+            if (i == at) crash(out);
+            else out.setLong(0, i);
+        }
+
+        private static void crash(SampleWriter out) {
+            java.lang.foreign.Linker linker = java.lang.foreign.Linker.nativeLinker();
+            java.lang.invoke.MethodHandle strlen = linker.downcallHandle(linker.defaultLookup().find("strlen").orElseThrow(),
+                    java.lang.foreign.FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_LONG, java.lang.foreign.ValueLayout.ADDRESS));
+            try {
+                out.setLong(0, (long) strlen.invokeExact(MemorySegment.NULL));
+            } catch (Throwable t) {
+                throw new IllegalStateException("strlen(NULL) returned instead of crashing", t);
+            }
+        }
+    }
 }

@@ -36,7 +36,7 @@ class SupervisionTest {
 
     @Test
     void aWorkerKilledWithMinus9IsReportedWithin1sNamingItsBatch() {
-        try (DataLoader l = DataLoader.builder(new Datasets.Slow(10_000, 10)).batchSize(10).numWorkers(2).build()) {
+        try (DataLoader l = DataLoader.builder(new Datasets.Slow(10_000, 10)).batchSize(10).numWorkers(2).maxWorkerRestarts(0).build()) {
             Iterator<Batch> it = l.iterator();
             Batch held = it.next();
             String heldContent = Batches.content(held);
@@ -62,7 +62,7 @@ class SupervisionTest {
 
     @Test
     void aWorkerThatExitsIsReportedWithItsExitCodeAndStderr() {
-        try (DataLoader l = DataLoader.builder(new Datasets.Exiting(100, 25, 7)).batchSize(10).numWorkers(2).build()) {
+        try (DataLoader l = DataLoader.builder(new Datasets.Exiting(100, 25, 7)).batchSize(10).numWorkers(2).maxWorkerRestarts(0).build()) {
             assertThatThrownBy(() -> Batches.epoch(l)).isInstanceOf(WorkerDiedException.class)
                     .hasMessageContaining("worker 0 (pid ").hasMessageContaining("exited with code 7")
                     .hasMessageContaining("batch 2 of epoch 0 (samples 20, 21, 22")
@@ -75,7 +75,7 @@ class SupervisionTest {
     void aHungWorkerIsDumpedKilledAndReportedAfterTheTimeout(WorkerMode mode) {
         long t0 = System.nanoTime();
         try (DataLoader l = DataLoader.builder(new Datasets.Hanging(100, 15)).batchSize(10).numWorkers(2).mode(mode)
-                .timeout(Duration.ofSeconds(2)).build()) {
+                .timeout(Duration.ofSeconds(2)).maxWorkerRestarts(0).build()) {
             Throwable t = catchThrowable(() -> Batches.epoch(l));
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
             assertThat(t).isInstanceOf(WorkerHungException.class)
@@ -107,9 +107,9 @@ class SupervisionTest {
         assertThat(Arrays.stream(t.getCause().getStackTrace()).map(StackTraceElement::toString))
                 .anyMatch(s -> s.contains("Datasets$Failing.read"));
         assertThat(l.workerPids()).isEmpty();
-        assertThat(ProcessHandle.current().children().toList()).as("workers after the failure").isEmpty();
         assertThatThrownBy(l::iterator).isInstanceOf(IllegalStateException.class).hasMessageContaining("shut down after an error");
-        l.close();
+        l.close(); // the workers stop in the background after a failure; close() waits for them
+        assertThat(ProcessHandle.current().children().toList()).as("workers after the failure and close()").isEmpty();
     }
 
     @ParameterizedTest
@@ -133,6 +133,71 @@ class SupervisionTest {
                     .hasMessageContaining("exited with code 1 before it was ready")
                     .hasMessageContaining("Unrecognized VM option 'NoSuchOptionAtAll'");
         }
+    }
+
+    @Test
+    void aWorkerThatCrashesInNativeCodeSaysSoWithItsBannerAndReportAndLeavesNoFileInTheWorkingDirectory() throws Exception {
+        Path cwd = Path.of("").toAbsolutePath();
+        DataLoader l = DataLoader.builder(new Datasets.Segfaults(100, 25)).batchSize(10).numWorkers(2).build();
+        Throwable t = catchThrowable(() -> Batches.epoch(l));
+        assertThat(t).isInstanceOf(WorkerDiedException.class)
+                .hasMessageContaining("crashed in native code (SIGSEGV (0xb)), in C  [libc.so.6+")
+                .hasMessageContaining("after which its JVM ") // exited with code 1 (no core dump), or was killed by SIGABRT
+                .hasMessageContaining("batch 2 of epoch 0 (samples 20, 21")
+                .hasMessageContaining("# A fatal error has been detected by the Java Runtime Environment")
+                .hasMessageContaining("hs_err_pid" + ((WorkerDiedException) t).pid() + ".log")
+                .hasMessageContaining("the second worker lost while building batch 2");
+        assertThat(((WorkerDiedException) t).crashReport()).contains("SIGSEGV").contains("libc.so.6");
+        l.close();
+        try (var files = Files.list(cwd)) {
+            assertThat(files.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("hs_err") || n.startsWith("core")).toList())
+                    .as("crash files in the trainer's working directory").isEmpty();
+        }
+    }
+
+    @Test
+    void aDeathIsReportedWithin1sWhileAnotherWorkerIsBusyInALongRead(@org.junit.jupiter.api.io.TempDir Path dir) {
+        // Batch 0 (worker 0) exits its JVM; batch 1 (worker 1) sleeps 5 s, past the 2 s grace of a stop.
+        try (DataLoader l = DataLoader.builder(new Datasets.ExitOrStall(100, 5000, dir.toString())).numWorkers(2).prefetchFactor(1)
+                .maxWorkerRestarts(0).build()) {
+            long[] exitedAt = new long[1];
+            ProcessHandle.of(l.workerPids().getFirst()).orElseThrow().onExit().thenRun(() -> exitedAt[0] = System.nanoTime());
+            Throwable t = catchThrowable(() -> l.iterator().next());
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - exitedAt[0]);
+            assertThat(t).isInstanceOf(WorkerDiedException.class).hasMessageContaining("exited with code 3");
+            assertThat(ms).as("ms from worker 0's exit to the trainer's exception, worker 1 still in its read").isLessThan(1000);
+            System.out.println("a death was reported " + ms + " ms after it, another worker busy");
+        }
+        assertThat(ProcessHandle.current().children().filter(ProcessHandle::isAlive).toList()).as("workers after close()").isEmpty();
+    }
+
+    @Test
+    void closeStopsStuckWorkersInParallelAndDoesItsWorkWhateverTheInterruptFlag(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        DataLoader l = DataLoader.builder(new Datasets.ExitOrStall(100, 60_000, dir.toString())).batchSize(1).numWorkers(3).build();
+        l.iterator(); // batches 0, 1, 2 requested: worker 0 exits, 1 and 2 sleep a minute in read
+        Thread.sleep(1500); // let workers 1 and 2 get into their reads
+        List<Long> pids = l.workerPids();
+        Thread.currentThread().interrupt(); // as after an interrupted next(), in a try-with-resources
+        long t0 = System.nanoTime();
+        l.close();
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertThat(Thread.interrupted()).as("the caller's interrupt flag, kept").isTrue();
+        for (long pid : pids) assertThat(Batches.hasExited(pid)).as("worker pid %d after close()", pid).isTrue();
+        assertThat(ms).as("ms to close 2 workers stuck in a read, with a 2 s grace each (in turn it would be 4 s and more)").isLessThan(3800);
+        System.out.println("close() with 2 stuck workers took " + ms + " ms");
+        // With workers that can finish, their datasets' close() runs, interrupt flag or not.
+        try (DataLoader quick = DataLoader.builder(new Datasets.ExitOrStall(100, 1, dir.toString())).numWorkers(2)
+                .sampler((size, seed, epoch) -> java.util.stream.LongStream.range(1, size).toArray()).build()) {
+            Iterator<Batch> q = quick.iterator();
+            q.next().close(); // from worker 0
+            q.next().close(); // from worker 1: both have opened their dataset
+            Thread.currentThread().interrupt();
+            quick.close();
+            assertThat(Thread.interrupted()).isTrue();
+        }
+        assertThat(dir.resolve("closed-0")).as("worker 0's dataset was closed").exists();
+        assertThat(dir.resolve("closed-1")).as("worker 1's dataset was closed").exists();
+        assertThat(ProcessHandle.current().children().filter(ProcessHandle::isAlive).toList()).isEmpty();
     }
 
     @Test
