@@ -19,7 +19,7 @@ public final class Main {
                                    run notebooks/ headless on the Java kernel (handled by the launcher script)
               bench ring           GB/s through the shared-memory ring vs memcpy, as JSON lines
               bench --workload W [--workers N] [--mode process|thread|inline]
-                                   a workload of docs/benchmarks.md (tiny, wide, cpu, startup, train);
+                                   a workload of docs/benchmarks.md (tiny, wide, cpu, startup, train, resume);
                                    --peer djl --threads N: DJL's own pipeline on it instead
               bench --compare [--publish]
                                    every workload, every mode, 0-4 workers, beside PyTorch's DataLoader
@@ -60,7 +60,7 @@ public final class Main {
             io.ringloader.cli.bench.LoaderBench.run(args);
             return;
         }
-        System.err.println("ringloader bench: give a benchmark: ring, or --workload tiny|wide|cpu|startup");
+        System.err.println("ringloader bench: give a benchmark: ring, or --workload tiny|wide|cpu|startup|train|resume");
         System.err.print(USAGE);
         System.exit(2);
     }

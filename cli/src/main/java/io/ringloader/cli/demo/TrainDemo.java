@@ -39,13 +39,14 @@ public final class TrainDemo {
     private TrainDemo() {}
 
     record Options(int epochs, int workers, WorkerMode mode, int batchSize, long seed, int train, int test, boolean json, Path dataDir,
-                   int prefetch) {
+                   int prefetch, Path checkpoint, int checkpointEvery, Path resume) {
         static Options parse(String[] args) {
             int epochs = 4, workers = 2, batch = 64, train = 8000, test = 2000;
             long seed = 42;
             WorkerMode mode = WorkerMode.PROCESS;
             boolean json = false;
-            int prefetch = -1;
+            int prefetch = -1, every = 50;
+            Path checkpoint = null, resume = null;
             Path data = Path.of(System.getProperty("ringloader.data.dir", "data"));
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
@@ -59,12 +60,18 @@ public final class TrainDemo {
                     case "--data-dir" -> data = Path.of(args[++i]);
                     case "--json" -> json = true;
                     case "--prefetch" -> prefetch = Integer.parseInt(args[++i]);
+                    case "--checkpoint" -> checkpoint = Path.of(args[++i]);
+                    case "--checkpoint-every" -> every = Integer.parseInt(args[++i]);
+                    case "--resume" -> resume = Path.of(args[++i]);
                     default -> throw new IllegalArgumentException("demo: unknown option " + args[i] + " (known: --epochs N, --workers N,"
-                            + " --mode process|thread|inline, --batch-size N, --seed N, --train-samples N, --test-samples N, --data-dir D, --prefetch K (batches DJL gets ready ahead; 0: none), --json)");
+                            + " --mode process|thread|inline, --batch-size N, --seed N, --train-samples N, --test-samples N, --data-dir D,"
+                            + " --prefetch K (batches DJL gets ready ahead; 0: none), --checkpoint DIR, --checkpoint-every STEPS (default 50),"
+                            + " --resume DIR, --json)");
                 }
             }
             if (workers == 0) mode = WorkerMode.INLINE;
-            return new Options(epochs, workers, mode, batch, seed, train, test, json, data, prefetch);
+            if (every < 1) throw new IllegalArgumentException("demo: --checkpoint-every must be at least 1, got " + every);
+            return new Options(epochs, workers, mode, batch, seed, train, test, json, data, prefetch, checkpoint, every, resume);
         }
     }
 
@@ -79,11 +86,17 @@ public final class TrainDemo {
         System.out.printf(Locale.ROOT, "dataset: %d training and %d held-out pictures in %s (%.1f s)%n",
                 o.train(), o.test(), o.dataDir(), (System.nanoTime() - t0) / 1e9);
 
-        try (DataLoader trainLoader = loader(new ShapesDataset(trainFile, true), o, true);
-             DataLoader testLoader = loader(new ShapesDataset(testFile, false), o, false);
+        Checkpoint resumed = o.resume() == null ? null : Checkpoint.read(o.resume());
+        if (resumed != null) {
+            System.out.printf(Locale.ROOT, "resuming from %s: epoch %d, after batch %d of it%n", o.resume(), resumed.state().epoch() + 1,
+                    resumed.state().batches());
+        }
+        try (DataLoader trainLoader = loader(new ShapesDataset(trainFile, true), o, true, resumed == null ? null : resumed.state());
+             DataLoader testLoader = loader(new ShapesDataset(testFile, false), o, false, null);
              Model model = Model.newInstance("shapes-cnn", "PyTorch");
              NDManager manager = NDManager.newBaseManager("PyTorch")) {
             model.setBlock(network(Shapes.CLASSES.size()));
+            if (resumed != null) model.load(o.resume(), Checkpoint.MODEL);
             DjlDataset train = dataset(trainLoader, o), test = dataset(testLoader, o);
             DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
                     .optInitializer(new XavierInitializer(), "weight")
@@ -94,18 +107,23 @@ public final class TrainDemo {
                 trainer.initialize(new Shape(o.batchSize(), 3, ShapesDataset.CROP, ShapesDataset.CROP));
                 System.out.printf(Locale.ROOT, "engine: %s %s; start-up %.1f s%n", Engine.getInstance().getEngineName(),
                         Engine.getInstance().getVersion(), (System.nanoTime() - t0) / 1e9);
-                for (int epoch = 1; epoch <= o.epochs(); epoch++) {
+                int first = resumed == null ? 1 : resumed.state().epoch() + 1;
+                long steps = 0;
+                for (int epoch = first; epoch <= o.epochs(); epoch++) {
                     long e0 = System.nanoTime();
                     Duration before = train.waiting();
-                    Progress bar = new Progress(epoch, o.epochs(), (o.train() + o.batchSize() - 1) / o.batchSize());
+                    int batches = (o.train() + o.batchSize() - 1) / o.batchSize();
+                    Progress bar = new Progress(epoch, o.epochs(), epoch == first && resumed != null ? batches - (int) resumed.state().batches() : batches);
                     for (Batch batch : train.getData(manager)) {
                         try (batch) {
                             float[] lossAndCorrect = step(trainer, batch);
                             bar.update(lossAndCorrect[0], lossAndCorrect[1], batch.getSize(), stall(before, train.waiting(), System.nanoTime() - e0));
                         }
+                        if (o.checkpoint() != null && ++steps % o.checkpointEvery() == 0) Checkpoint.write(o.checkpoint(), model, train.state());
                     }
                     long epochNanos = System.nanoTime() - e0;
                     trainNanos += epochNanos;
+                    if (o.checkpoint() != null) Checkpoint.write(o.checkpoint(), model, train.state());
                     accuracy = evaluate(trainer, test, manager);
                     bar.finish(accuracy, stall(before, train.waiting(), epochNanos));
                 }
@@ -131,10 +149,11 @@ public final class TrainDemo {
         return (o.prefetch() >= 0 ? b.prefetch(o.prefetch()) : b).build();
     }
 
-    private static DataLoader loader(ShapesDataset ds, Options o, boolean train) {
-        return DataLoader.builder(ds).batchSize(o.batchSize()).shuffle(train).seed(o.seed())
+    private static DataLoader loader(ShapesDataset ds, Options o, boolean train, io.ringloader.loader.LoaderState resume) {
+        DataLoader.Builder b = DataLoader.builder(ds).batchSize(o.batchSize()).shuffle(train).seed(o.seed())
                 .mode(o.mode()).numWorkers(o.mode() == WorkerMode.INLINE ? 0 : train ? o.workers() : 1)
-                .persistentWorkers(true).build();
+                .persistentWorkers(true);
+        return (resume == null ? b : b.resumeFrom(resume)).build();
     }
 
     /** conv 16 - pool - conv 32 - pool - conv 64 - pool - dense 64 - dense classes, on [3, 32, 32]. */
