@@ -56,10 +56,26 @@ public final class RecordHeader {
     // parent -> worker
     /** Build the batch of the sample indices that follow. */
     public static final int BATCH_REQUEST = 11;
-    /** Build the next batch of up to {@code rows} samples from this worker's shard. */
+    /** Build batch k of shard s ({@link #streamSeq}) of a streaming dataset: up to {@code rows} samples. */
     public static final int STREAM_REQUEST = 12;
     /** Finish: close the dataset and exit. */
     public static final int STOP = 13;
+
+    /**
+     * A stream batch's address, (shard, k), as one seq: the shard in the high 24 bits, k below. Requests
+     * and the records that answer them carry it.
+     */
+    public static long streamSeq(int shard, long k) {
+        return (long) shard << 40 | k;
+    }
+
+    public static int streamShard(long seq) {
+        return (int) (seq >>> 40);
+    }
+
+    public static long streamBatch(long seq) {
+        return seq & ((1L << 40) - 1);
+    }
 
     // FLAGS of a BATCH_REQUEST
     /** Leave a sample whose read throws out of its batch (send SKIPPED for it) instead of failing the batch. */

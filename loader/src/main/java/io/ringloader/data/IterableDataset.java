@@ -1,19 +1,31 @@
 package io.ringloader.data;
 
 /**
- * A stream of samples (a table scanned in order, files read one after another, a feed). Each worker
- * reads its own shard, which {@link WorkerContext#shardIndex()} and {@link WorkerContext#shardCount()}
- * describe, as PyTorch's {@code get_worker_info()} does. Shards may be uneven or empty.
+ * A stream of samples (a table scanned in order, files read one after another, a feed), cut into shards:
+ * {@link #stream} is called once per shard and epoch, with {@link WorkerContext#shardIndex()} and
+ * {@link WorkerContext#shardCount()} saying which, as PyTorch's {@code get_worker_info()} does. The shards
+ * are the dataset's, a fixed number of them ({@code DataLoader.Builder.shards}, 8 by default), not the
+ * workers': a worker may read several, and a shard's batches are the same whichever worker reads it. So
+ * a shard must give the same samples in the same order every time it is started in the same epoch (a
+ * successor, or a resumed loader, starts it again and drops the samples before its position). Shards may
+ * be uneven or empty.
  */
 public non-sealed interface IterableDataset extends Dataset {
 
-    /** Starts this worker's shard for one epoch (called again every epoch, after {@link #open}). */
+    /** Starts the shard {@code context} names for one epoch (after {@link #open}; again for every epoch and shard). */
     SampleSource stream(WorkerContext context) throws Exception;
 
-    /** The samples of one shard for one epoch. */
+    /**
+     * The samples of one shard for one epoch. A worker closes it when it is done with the shard (at the
+     * shard's end, when it starts the shard afresh, at a new epoch, before the dataset's {@code close()}):
+     * a source that holds a scan (a result set, a file reader) releases it there.
+     */
     @FunctionalInterface
-    interface SampleSource {
+    interface SampleSource extends AutoCloseable {
         /** Writes the next sample into {@code out} and returns true, or returns false at the end of the shard. */
         boolean next(SampleWriter out) throws Exception;
+
+        @Override
+        default void close() throws Exception {}
     }
 }

@@ -10,9 +10,9 @@ import java.util.SplittableRandom;
  * @param numWorkers  the number of workers (1 when batches are built on the caller's thread)
  * @param seed        the loader's seed
  * @param epoch       the current epoch (0 in {@code open})
- * @param shardIndex  which shard of a streaming dataset is this worker's (with a distributed sampler,
- *                    counts across all ranks)
- * @param shardCount  how many shards there are
+ * @param shardIndex  in {@link IterableDataset#stream}, the shard to read (across all ranks: rank r's shards
+ *                    are {@code r * shards} to {@code (r + 1) * shards - 1}); in {@code open}, the first of this rank's
+ * @param shardCount  how many shards there are, of all ranks
  * @param pid         the process this worker runs in
  */
 public record WorkerContext(int workerId, int numWorkers, long seed, int epoch, int shardIndex, int shardCount, long pid) {

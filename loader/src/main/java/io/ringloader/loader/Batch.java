@@ -48,7 +48,7 @@ public final class Batch implements AutoCloseable {
         return epoch;
     }
 
-    /** The batch's position in its epoch (for a streaming dataset: in its worker's shard). */
+    /** The batch's position in its epoch (for a streaming dataset: k, its position in its shard). */
     public long index() {
         return index;
     }

@@ -74,6 +74,8 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(5);
     /** Replacements of lost workers a loader may make when {@link Builder#maxWorkerRestarts} is not set. */
     public static final int DEFAULT_MAX_WORKER_RESTARTS = 3;
+    /** The shards a streaming dataset is cut into (per rank) unless {@link Builder#shards} says otherwise. */
+    public static final int DEFAULT_SHARDS = 8;
     /** The share of an epoch's samples that may be skipped with {@code onSampleError(SKIP)} unless set. */
     public static final double DEFAULT_MAX_SKIPPED_FRACTION = 0.01;
 
@@ -156,6 +158,10 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
                 throw new IllegalArgumentException("a streaming (iterable) dataset has no sampler: its workers read their shards in order."
                         + " Drop shuffle/sampler/batchSampler, or make it a MapDataset.");
             }
+            if (b.onSampleError == SampleErrorPolicy.SKIP) {
+                throw new IllegalArgumentException("onSampleError(SKIP) is for map-style datasets: a stream's position is counted in whole"
+                        + " batches, which a skipped sample would shorten. Skip bad records inside the stream's SampleSource, or use FAIL.");
+            }
             batchSampler = null;
         }
         long estimate = RecordHeader.LENGTH + layout.metaReserve() + layout.fixedBodyBytes(b.batchSize)
@@ -173,7 +179,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         this.settings = new LoaderSettings(batchSampler, b.batchSize, b.seed, mode, numWorkers, prefetch, b.inOrder, b.persistentWorkers,
                 b.timeout, List.copyOf(b.jvmOptions), batchRingBytes, requestRingBytes, b.rank, b.worldSize,
                 b.pinWorkers && mode != WorkerMode.INLINE, b.warmWorkers && mode == WorkerMode.PROCESS,
-                b.maxWorkerRestarts, b.onSampleError == SampleErrorPolicy.SKIP, b.maxSkipped, b.maxSkippedFraction);
+                b.maxWorkerRestarts, b.onSampleError == SampleErrorPolicy.SKIP, b.maxSkipped, b.maxSkippedFraction, b.shards);
         if (b.resumeFrom != null) {
             checkResumable(b.resumeFrom);
             this.resume = b.resumeFrom;
@@ -198,8 +204,17 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     /** Refuses, at build(), a state this loader's order does not match, naming the field and both values. */
     private void checkResumable(LoaderState state) {
         if (!(dataset instanceof MapDataset)) {
-            throw new UnsupportedOperationException("resumeFrom: resuming a streaming (iterable) dataset is not supported yet;"
-                    + " a map-style dataset resumes exactly");
+            String difference = state.fingerprint().firstDifference(streamFingerprint());
+            if (difference != null) {
+                throw new IllegalArgumentException("resumeFrom: the state does not match this loader (" + difference + ")."
+                        + " A stream's state resumes a loader built with the same batch size, seed, shards, rank and world size"
+                        + " (the number of workers and the mode may differ); build the loader as the run that saved it did, or drop resumeFrom.");
+            }
+            if (state.shards().size() != settings.shards() || state.shardsEnded().stream().anyMatch(s -> s < 0 || s >= settings.shards())) {
+                throw new IllegalArgumentException("resumeFrom: the state holds " + state.shards().size() + " shard positions and ends "
+                        + state.shardsEnded() + ", for a loader of " + settings.shards() + " shards");
+            }
+            return;
         }
         Plan p = plan(state.epoch());
         String difference = state.fingerprint().firstDifference(fingerprint(p));
@@ -234,7 +249,21 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     }
 
     LoaderState stateOf(Plan p, long batches, List<Long> alsoDelivered) {
-        return new LoaderState(p.epoch(), batches, alsoDelivered, fingerprint(p), List.of());
+        return new LoaderState(p.epoch(), batches, alsoDelivered, fingerprint(p), List.of(), List.of());
+    }
+
+    /** A stream's fingerprint: no size or sampler, its shard count in place of the order's digest. */
+    private LoaderState.Fingerprint streamFingerprint() {
+        return new LoaderState.Fingerprint(-1, settings.batchSize(), false, settings.seed(), settings.rank(), settings.worldSize(),
+                samplerDescription, batchSamplerDescription, "shards=" + settings.shards());
+    }
+
+    LoaderState streamStateOf(int epoch, long batches, List<Long> positions, List<Long> ended) {
+        return new LoaderState(epoch, batches, List.of(), streamFingerprint(), positions, ended);
+    }
+
+    LoaderState streamStartOf(int epoch) {
+        return streamStateOf(epoch, 0, java.util.Collections.nCopies(settings.shards(), 0L), List.of());
     }
 
     LoaderState startOf(int epoch) {
@@ -251,7 +280,11 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         synchronized (this) {
             e = current;
         }
-        return e instanceof MapEpoch m ? m.stateAfter(m.taken()) : idleState(e);
+        return switch (e) {
+            case MapEpoch m -> m.stateAfter(m.taken());
+            case StreamEpoch st -> st.stateAfter(st.taken());
+            case null -> idleState();
+        };
     }
 
     /**
@@ -263,16 +296,17 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         synchronized (this) {
             e = current;
         }
-        return e instanceof MapEpoch m ? m.stateAfter(delivered) : idleState(e);
+        return switch (e) {
+            case MapEpoch m -> m.stateAfter(delivered);
+            case StreamEpoch st -> st.stateAfter(delivered);
+            case null -> idleState();
+        };
     }
 
-    private synchronized LoaderState idleState(Epoch e) {
-        if (!(dataset instanceof MapDataset)) {
-            throw new UnsupportedOperationException("state() of a loader over a streaming (iterable) dataset is not supported yet;"
-                    + " a map-style dataset's loader has one");
-        }
-        if (e == null && resume != null) return resume;
-        return startOf(nextEpoch);
+    /** Before the first epoch: the state resumed from, or the start of the first epoch. */
+    private synchronized LoaderState idleState() {
+        if (resume != null) return resume;
+        return dataset instanceof MapDataset ? startOf(nextEpoch) : streamStartOf(nextEpoch);
     }
 
     // ------------------------------------------------------------------------------------ lost workers
@@ -351,7 +385,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         if (workers == null) workers = startWorkers(List.of());
         LoaderState from = resume;
         resume = null;
-        current = dataset instanceof MapDataset ? new MapEpoch(this, plan(epoch), from, workers) : new StreamEpoch(this, epoch, workers);
+        current = dataset instanceof MapDataset ? new MapEpoch(this, plan(epoch), from, workers) : new StreamEpoch(this, epoch, workers, from);
         return current;
     }
 
@@ -430,6 +464,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         Thread stopping;
         synchronized (this) {
             if (current instanceof MapEpoch m) m.releaseSalvaged();
+            if (current instanceof StreamEpoch st) st.releaseSalvaged();
             stopWorkers();
             stopping = reaper;
         }
@@ -534,6 +569,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         private SampleErrorPolicy onSampleError = SampleErrorPolicy.FAIL;
         private long maxSkipped = -1;
         private double maxSkippedFraction = DEFAULT_MAX_SKIPPED_FRACTION;
+        private int shards = DEFAULT_SHARDS;
 
         private Builder(Dataset dataset) {
             if (dataset == null) throw new IllegalArgumentException("dataset is null");
@@ -711,6 +747,19 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             if (!(fraction >= 0 && fraction <= 1)) throw new IllegalArgumentException("maxSkippedFraction must be in [0, 1], got " + fraction);
             this.maxSkippedFraction = fraction;
             this.maxSkipped = -1;
+            return this;
+        }
+
+        /**
+         * How many shards a streaming ({@code IterableDataset}) dataset is cut into on this rank (default
+         * {@value DataLoader#DEFAULT_SHARDS}). The shards are the dataset's, not the workers': shard s is read by
+         * worker s % numWorkers, and batches come round by round (batch 0 of each shard, then batch 1, ...),
+         * so a stream's batches are the same for any number of workers and mode, and its state is a position
+         * per shard. More workers than shards leave the extra ones idle.
+         */
+        public Builder shards(int shards) {
+            if (shards < 1 || shards > 1 << 20) throw new IllegalArgumentException("shards must be in [1, 2^20], got " + shards);
+            this.shards = shards;
             return this;
         }
 

@@ -30,11 +30,12 @@ import java.util.List;
  * @param skipFailedSamples  leave a sample whose read throws out of its batch (onSampleError SKIP)
  * @param maxSkippedCount    with SKIP, the most samples an epoch may skip (-1: see the fraction)
  * @param maxSkippedFraction with SKIP, the largest share of an epoch's samples it may skip (when the count is -1)
+ * @param shards           the shards a streaming dataset is cut into, on each rank
  */
 record LoaderSettings(BatchSampler batchSampler, int batchSize, long seed, WorkerMode mode, int numWorkers, int prefetch,
                       boolean inOrder, boolean persistent, Duration timeout, List<String> jvmOptions, long batchRingBytes,
                       long requestRingBytes, int rank, int worldSize, boolean pinWorkers, boolean warmWorkers,
-                      int maxWorkerRestarts, boolean skipFailedSamples, long maxSkippedCount, double maxSkippedFraction) {
+                      int maxWorkerRestarts, boolean skipFailedSamples, long maxSkippedCount, double maxSkippedFraction, int shards) {
 
     /** The most samples an epoch of {@code samples} may skip. */
     long maxSkipped(long samples) {

@@ -16,16 +16,19 @@ import java.util.Objects;
  * <pre>{@code
  * {"format":"ringloader.LoaderState","version":1,"epoch":3,"batches":17,"alsoDelivered":[],
  *  "fingerprint":{"datasetSize":60000,"batchSize":256,"dropLast":false,"seed":42,"rank":0,"worldSize":1,
- *                 "sampler":"RandomSampler[]","batchSampler":"SamplerBatches[...]","order":"5f1c0b..."},"shards":[]}
+ *                 "sampler":"RandomSampler[]","batchSampler":"SamplerBatches[...]","order":"5f1c0b..."},
+ *  "shards":[],"shardsEnded":[]}
  * }</pre>
  *
  * @param epoch         the epoch to carry on
- * @param batches       batches 0 to {@code batches - 1} of it were delivered
+ * @param batches       batches 0 to {@code batches - 1} of it were delivered (for a stream: how many, of all shards)
  * @param alsoDelivered with {@code inOrder(false)}, batches after those that were delivered too (ascending)
  * @param fingerprint   what decides the batches; a loader refuses a state whose fingerprint differs from its own
  * @param shards        for a streaming dataset, the batches delivered of each shard in this epoch (empty for a map-style dataset)
+ * @param shardsEnded   for a streaming dataset, the shards seen to end in this epoch
  */
-public record LoaderState(int epoch, long batches, List<Long> alsoDelivered, Fingerprint fingerprint, List<Long> shards) {
+public record LoaderState(int epoch, long batches, List<Long> alsoDelivered, Fingerprint fingerprint, List<Long> shards,
+                          List<Long> shardsEnded) {
     /** The version of the format this build writes and reads. */
     public static final int VERSION = 1;
     private static final String FORMAT = "ringloader.LoaderState";
@@ -34,6 +37,7 @@ public record LoaderState(int epoch, long batches, List<Long> alsoDelivered, Fin
         if (epoch < 0 || batches < 0) throw new IllegalArgumentException("a state's epoch and batches cannot be negative: " + epoch + ", " + batches);
         alsoDelivered = List.copyOf(alsoDelivered);
         shards = List.copyOf(shards);
+        shardsEnded = List.copyOf(shardsEnded);
         Objects.requireNonNull(fingerprint, "fingerprint");
     }
 
@@ -49,7 +53,7 @@ public record LoaderState(int epoch, long batches, List<Long> alsoDelivered, Fin
      * @param sampler      the sampler, type and parameters ("RandomSampler[]")
      * @param batchSampler the batch sampler, type and parameters
      * @param order        a digest of the epoch's batches (their sample indices), in hex: a sampler of your own that
-     *                     changed its mind gives another
+     *                     changed its mind gives another; for a stream, its shard count ("shards=8")
      */
     public record Fingerprint(long datasetSize, int batchSize, boolean dropLast, long seed, int rank, int worldSize, String sampler,
                               String batchSampler, String order) {
@@ -93,7 +97,7 @@ public record LoaderState(int epoch, long batches, List<Long> alsoDelivered, Fin
                     .append(f.getValue() instanceof String s ? Json.quote(s) : String.valueOf(f.getValue()));
             sep = ",";
         }
-        return b.append("},\"shards\":").append(longs(shards)).append('}').toString();
+        return b.append("},\"shards\":").append(longs(shards)).append(",\"shardsEnded\":").append(longs(shardsEnded)).append('}').toString();
     }
 
     /** {@link #toJson()} in UTF-8. */
@@ -123,7 +127,7 @@ public record LoaderState(int epoch, long batches, List<Long> alsoDelivered, Fin
                 number(f, "seed"), Math.toIntExact(number(f, "rank")), Math.toIntExact(number(f, "worldSize")), text(f, "sampler"),
                 text(f, "batchSampler"), text(f, "order"));
         return new LoaderState(Math.toIntExact(number(top, "epoch")), number(top, "batches"), numbers(top, "alsoDelivered"), fp,
-                numbers(top, "shards"));
+                numbers(top, "shards"), numbers(top, "shardsEnded"));
     }
 
     /** Reads {@link #toBytes()}. */

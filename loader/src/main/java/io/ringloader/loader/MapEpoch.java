@@ -312,7 +312,7 @@ final class MapEpoch extends Epoch {
     }
 
     /** {@code e} with a line that says why its worker was not replaced. */
-    private static DataLoaderException withNote(DataLoaderException e, String note) {
+    static DataLoaderException withNote(DataLoaderException e, String note) {
         if (note.isBlank()) return e;
         String message = e.getMessage() + "\n" + note.strip();
         return switch (e) {

@@ -1,105 +1,299 @@
 package io.ringloader.loader;
 
 import io.ringloader.batch.RecordHeader;
+import io.ringloader.ring.RingClosedException;
 import io.ringloader.ring.RingException;
 import io.ringloader.ring.RingRecord;
 import io.ringloader.worker.Worker;
 
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.NoSuchElementException;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * An epoch of a streaming dataset: each worker streams its own shard; batches are taken from the
- * workers in turn (as PyTorch does), skipping a worker once its shard is exhausted.
+ * An epoch of a streaming dataset. Its shards are the dataset's, a fixed number of them ({@code shards}),
+ * not the workers': batch k of shard s has the address (epoch, s, k) and is the same whoever builds it.
+ * Shard s goes to slot s % numWorkers, and batches are delivered round by round, shard by shard: batch 0
+ * of shards 0, 1, 2, ..., then batch 1 of each, skipping a shard once it has ended. So the batches and
+ * their order are the same for any number of workers and any mode, a stream's state is a position per
+ * shard, and a lost worker's shards carry on from there in its successor.
+ *
+ * <p>Requests go out in that same order, up to prefetchFactor per worker ahead; a request past a shard's
+ * end (not yet known to have ended) is answered END, and skipped.
  */
 final class StreamEpoch extends Epoch {
-    private final boolean[] exhausted;
-    private final long[] requested;
-    private final long[] received;
-    private int rotor;
-    private Batch pending;
+    private final int shards;
+    /** Batches delivered of each shard. */
+    private final long[] delivered;
+    private final boolean[] ended;
+    /** Per shard, at how many deliveries its end was seen (for the state after n deliveries); -1: not yet. */
+    private final long[] endedAt;
+    /** The request cursor: the next address to ask for, in delivery order. */
+    private long round;
+    private int shard;
+    private final long[] startRound;
+    /** The addresses asked for, in delivery order, not yet answered. */
+    private final ArrayDeque<Long> due = new ArrayDeque<>();
+    /** Per slot, the addresses asked of it and not yet answered, oldest first. */
+    private final ArrayDeque<Long>[] pending;
+    private final Map<Long, Salvaged> salvaged = new HashMap<>();
+    private final DataLoaderException[] lost;
+    private final Map<Long, Integer> losses = new HashMap<>();
+    /** The shard of each batch this run delivered, in order. */
+    private final List<Integer> deliveryOrder = new ArrayList<>();
+    private final long[] base;
+    private final int window;
+    private Batch next;
 
-    StreamEpoch(DataLoader loader, int epoch, WorkerSet ws) {
+    private record Salvaged(Worker worker, RingRecord record) {}
+
+    StreamEpoch(DataLoader loader, int epoch, WorkerSet ws, LoaderState resume) {
         super(loader, epoch, ws);
-        int n = ws.size();
-        exhausted = new boolean[n];
-        requested = new long[n];
-        received = new long[n];
-        for (int w = 0; w < n; w++) refill(w);
+        this.shards = settings.shards();
+        this.delivered = new long[shards];
+        this.ended = new boolean[shards];
+        this.endedAt = new long[shards];
+        java.util.Arrays.fill(endedAt, -1);
+        if (resume != null) {
+            for (int s = 0; s < shards; s++) delivered[s] = resume.shards().get(s);
+            for (long s : resume.shardsEnded()) {
+                ended[(int) s] = true;
+                endedAt[(int) s] = 0;
+            }
+        }
+        this.base = delivered.clone();
+        this.startRound = delivered.clone();
+        this.window = ws.size() * settings.prefetch();
+        @SuppressWarnings("unchecked")
+        ArrayDeque<Long>[] p = new ArrayDeque[ws.size()];
+        for (int w = 0; w < p.length; w++) p[w] = new ArrayDeque<>();
+        this.pending = p;
+        this.lost = new DataLoaderException[ws.size()];
+        // The first address to ask for: the lowest (round, shard) not delivered of a shard not ended.
+        long first = Long.MAX_VALUE;
+        for (int s = 0; s < shards; s++) if (!ended[s]) first = Math.min(first, delivered[s]);
+        this.round = first == Long.MAX_VALUE ? 0 : first;
+        refill();
+        if (due.isEmpty()) finish();
     }
 
-    private void request(int w) {
+    private boolean allEnded() {
+        for (boolean e : ended) if (!e) return false;
+        return true;
+    }
+
+    private String what(long seq) {
+        return "batch " + RecordHeader.streamBatch(seq) + " of shard " + RecordHeader.streamShard(seq) + " in epoch " + epoch;
+    }
+
+    /** Asks for the next addresses in delivery order, up to the window; shards known to have ended are passed over. */
+    private void refill() {
+        if (due.size() > window / 2) return;
+        while (due.size() < window && !allEnded()) {
+            int s = shard;
+            long k = round;
+            if (++shard == shards) {
+                shard = 0;
+                round++;
+            }
+            if (ended[s] || k < startRound[s]) continue;
+            long seq = RecordHeader.streamSeq(s, k);
+            if (!send(seq, s % ws.size())) return;
+            due.add(seq);
+        }
+    }
+
+    private boolean send(long seq, int w) {
+        if (lost[w] != null) return false;
+        Worker worker = ws.get(w);
         try {
-            ws.get(w).requestStream(epoch, requested[w]++, settings.batchSize());
+            worker.requestStream(epoch, seq, settings.batchSize());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while sending a request", e);
         } catch (IllegalStateException | RingException e) {
-            throw fail(WorkerErrors.died(ws.get(w), "batch " + requested[w] + " of worker " + w + "'s shard in epoch " + epoch));
+            long building = pending[w].isEmpty() ? seq : pending[w].peek();
+            recover(new WorkerLost(worker, WorkerErrors.died(worker, what(building))));
+            return send(seq, w);
         }
-    }
-
-    /** Tops worker {@code w}'s requests up to prefetchFactor once half are answered (see MapEpoch.refill). */
-    private void refill(int w) {
-        int prefetch = settings.prefetch();
-        if (requested[w] - received[w] > prefetch / 2) return;
-        while (requested[w] - received[w] < prefetch) request(w);
+        pending[w].add(seq);
+        return true;
     }
 
     @Override
     public boolean hasNext() {
-        if (pending != null) return true;
+        if (next != null) return true;
         if (done) return false;
         long t0 = System.nanoTime();
-        try {
-            pending = advance();
-        } catch (WorkerLost lost) {
-            throw fail(lost.error); // a stream's shard is its worker's: it cannot move to another yet
-        }
+        next = advance();
         timed(t0);
-        return pending != null;
+        return next != null;
     }
 
     @Override
     public Batch next() {
-        if (pending == null) checkLive();
+        if (next == null) checkLive();
         if (!hasNext()) throw new NoSuchElementException("epoch " + epoch + " has no more batches");
-        Batch b = pending;
-        pending = null;
+        Batch b = next;
+        next = null;
         return b;
     }
 
+    /** The next batch in delivery order, reading past END answers; null at the end of the epoch. */
     private Batch advance() {
         loader.checkUsable();
-        int n = ws.size();
-        for (int tries = 0; tries < n; tries++) {
-            int w = (rotor + tries) % n;
-            if (exhausted[w]) continue;
-            Worker worker = ws.get(w);
-            long due = received[w];
-            int shardOf = w;
-            RingRecord r = await(worker, () -> "batch " + due + " of worker " + shardOf + "'s shard in epoch " + epoch, System.nanoTime());
-            long index = received[w]++;
+        long waitFrom = System.nanoTime();
+        while (!due.isEmpty()) {
+            long seq = due.peek();
+            int s = RecordHeader.streamShard(seq), w = s % ws.size();
+            Worker worker;
+            RingRecord r;
+            Salvaged kept = salvaged.remove(seq);
+            if (kept != null) {
+                worker = kept.worker();
+                r = kept.record();
+            } else {
+                if (lost[w] != null) throw fail(lost[w]);
+                worker = ws.get(w);
+                try {
+                    r = await(worker, () -> what(seq), waitFrom);
+                } catch (WorkerLost l) {
+                    recover(l);
+                    waitFrom = System.nanoTime();
+                    continue;
+                }
+                long got = r.payload().get(JAVA_LONG, RecordHeader.SEQ);
+                if (got != seq) {
+                    worker.release(r, false);
+                    throw new IllegalStateException(worker.describe() + " sent " + what(got) + " where " + what(seq) + " was due");
+                }
+                pending[w].poll();
+            }
+            due.poll();
             if (r.payload().get(JAVA_INT, RecordHeader.KIND) == RecordHeader.END) {
-                worker.release(r, false);
-                exhausted[w] = true; // its other requests answer END too; they are skipped next epoch
-                tries = -1; // look at every worker again, starting after this one
-                rotor = w + 1;
-                if (allExhausted()) break;
+                worker.release(r, kept != null);
+                if (!ended[s]) {
+                    ended[s] = true;
+                    endedAt[s] = deliveryOrder.size();
+                }
+                refill();
                 continue;
             }
-            rotor = w + 1;
-            Batch b = toBatch(worker, r, index, null);
-            refill(w);
+            long k = RecordHeader.streamBatch(seq);
+            Batch b = kept != null ? toHeldBatch(worker, r, k, null) : toBatch(worker, r, k, null);
+            synchronized (this) {
+                delivered[s]++;
+                deliveryOrder.add(s);
+            }
+            try {
+                refill();
+            } catch (DataLoaderException e) {
+                // the batch in hand is delivered; the error comes with the next call (the loader has failed)
+            }
             return b;
         }
+        // Every address asked for is answered: the epoch ends when every shard has, or a slot has no worker.
+        for (DataLoaderException e : lost) if (e != null) throw fail(e);
         finish();
         return null;
     }
 
-    private boolean allExhausted() {
-        for (boolean e : exhausted) if (!e) return false;
-        return true;
+    // ------------------------------------------------------------------------------ lost workers
+
+    /** As {@code MapEpoch.recover}: take what the lost worker finished, then a successor asked for the rest. */
+    private void recover(WorkerLost l) {
+        int w = l.worker.id();
+        if (ws.get(w) != l.worker || lost[w] != null) return;
+        salvage(w, l.worker);
+        Long building = pending[w].peek();
+        if (building != null && l.error instanceof WorkerDiedException) l = new WorkerLost(l.worker, WorkerErrors.died(l.worker, what(building)));
+        int times = building == null ? 0 : losses.merge(building, 1, Integer::sum);
+        String refused = !l.worker.isReady() ? ""
+                : times >= 2 ? " It is the second worker lost while building " + what(building) + ", so that batch is not asked of a third."
+                : loader.refusedReplacement();
+        if (refused != null) {
+            lost[w] = MapEpoch.withNote(l.error, refused);
+            return;
+        }
+        Worker fresh = loader.replaceWorker(w, l, building == null ? "nothing (every batch it was asked for had arrived)" : what(building));
+        try {
+            for (long seq : pending[w]) fresh.requestStream(epoch, seq, settings.batchSize());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while sending a request", e);
+        } catch (IllegalStateException | RingException e) {
+            recover(new WorkerLost(fresh, WorkerErrors.died(fresh, building == null ? "its first request" : what(building))));
+        }
+    }
+
+    private void salvage(int w, Worker dead) {
+        while (true) {
+            RingRecord r;
+            try {
+                r = dead.batches().poll();
+            } catch (RingClosedException drained) {
+                return;
+            }
+            if (r == null) return;
+            var record = r.payload();
+            int kind = record.get(JAVA_INT, RecordHeader.KIND);
+            long seq = record.get(JAVA_LONG, RecordHeader.SEQ);
+            if (kind == RecordHeader.READY) dead.markReady();
+            boolean answer = record.get(JAVA_INT, RecordHeader.EPOCH) == epoch && (kind == RecordHeader.BATCH || kind == RecordHeader.END);
+            if (answer && pending[w].remove(seq)) {
+                dead.hold();
+                salvaged.put(seq, new Salvaged(dead, r));
+            } else {
+                dead.release(r, false);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------ state
+
+    /** The state after the first {@code n} batches this run delivered. */
+    synchronized LoaderState stateAfter(int n) {
+        if (n > deliveryOrder.size()) {
+            throw new IllegalArgumentException("only " + deliveryOrder.size() + " batches of epoch " + epoch + " were delivered, not " + n);
+        }
+        long[] at = base.clone();
+        for (int i = 0; i < n; i++) at[deliveryOrder.get(i)]++;
+        List<Long> endedBy = new ArrayList<>();
+        for (int s = 0; s < shards; s++) if (endedAt[s] >= 0 && endedAt[s] <= n) endedBy.add((long) s);
+        if (endedBy.size() == shards) return loader.streamStartOf(epoch + 1);
+        List<Long> positions = new ArrayList<>();
+        long total = 0;
+        for (long p : at) {
+            positions.add(p);
+            total += p;
+        }
+        return loader.streamStateOf(epoch, total, positions, endedBy);
+    }
+
+    synchronized int taken() {
+        return deliveryOrder.size();
+    }
+
+    @Override
+    void finish() {
+        releaseSalvaged();
+        super.finish();
+    }
+
+    @Override
+    void abandon() {
+        releaseSalvaged();
+        super.abandon();
+    }
+
+    void releaseSalvaged() {
+        for (Salvaged s : salvaged.values()) s.worker().release(s.record(), true);
+        salvaged.clear();
     }
 }

@@ -40,7 +40,9 @@ final class WorkerSet {
 
     private static WorkerSpec spec(LoaderSettings s, Recipe recipe, List<ColumnLayout> columns, Path tmpDir, int[] cpus, int w) {
         int cpu = s.pinWorkers() ? cpus[w % cpus.length] : -1;
-        return new WorkerSpec(w, s.numWorkers(), s.seed(), s.rank() * s.numWorkers() + w, s.worldSize() * s.numWorkers(),
+        // A stream's shards are the dataset's, not the workers': a worker is told the first of this rank's
+        // (shard s of a request is shardIndex + s of shardCount), and takes whichever it is asked for.
+        return new WorkerSpec(w, s.numWorkers(), s.seed(), s.rank() * s.shards(), s.worldSize() * s.shards(),
                 recipe, columns, s.requestRingBytes(), s.batchRingBytes(), s.jvmOptions(), cpu, tmpDir);
     }
 

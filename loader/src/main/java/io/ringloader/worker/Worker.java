@@ -161,7 +161,7 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
         requests.commit(pos);
     }
 
-    /** Sends a request: the next batch of up to {@code rows} samples of the worker's shard (streaming). */
+    /** Sends a request: batch {@code seq} ({@link RecordHeader#streamSeq}: shard and k) of up to {@code rows} samples (streaming). */
     public void requestStream(int epoch, long seq, int rows) throws InterruptedException {
         long pos = claimRequest(RecordHeader.LENGTH);
         header(requests.payload(pos), RecordHeader.STREAM_REQUEST, epoch, seq, rows);

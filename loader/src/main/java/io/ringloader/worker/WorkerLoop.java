@@ -14,6 +14,8 @@ import io.ringloader.ring.SpscRing;
 
 import java.lang.foreign.MemorySegment;
 import java.util.BitSet;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -43,11 +45,45 @@ final class WorkerLoop implements AutoCloseable {
     private final ClassLoader classes;
     private boolean opened;
 
-    // Streaming datasets: this worker's shard in the current epoch.
-    private IterableDataset.SampleSource source;
-    private int sourceEpoch = -1;
-    private boolean exhausted;
-    private long streamPosition;
+    // Streaming datasets: where this worker is in each shard it was asked for, in the current epoch.
+    private final Map<Integer, Cursor> cursors = new HashMap<>();
+    private int cursorEpoch = -1;
+
+    /** A shard being read: its samples, the batch asked of it next, the position of its next sample. */
+    private static final class Cursor {
+        final IterableDataset.SampleSource source;
+        final WorkerContext context;
+        long nextBatch;
+        long position;
+        boolean exhausted;
+        private boolean closed;
+
+        Cursor(IterableDataset.SampleSource source, WorkerContext context) {
+            this.source = source;
+            this.context = context;
+        }
+
+        void close() throws Exception {
+            if (closed) return;
+            closed = true;
+            source.close();
+        }
+    }
+
+    /** Closes a shard's source; a failure to close is reported on stderr, the shard is done with either way. */
+    private void close(Cursor c) {
+        if (c == null) return;
+        try {
+            c.close();
+        } catch (Throwable t) {
+            System.err.println("ringloader worker " + context.workerId() + ": closing shard " + c.context.shardIndex() + "'s source failed: " + t);
+        }
+    }
+
+    private void closeCursors() {
+        cursors.values().forEach(this::close);
+        cursors.clear();
+    }
 
     private WorkerLoop(Dataset dataset, WorkerContext context, SpscRing requests, SpscRing batches, ClassLoader classes,
                        java.util.List<io.ringloader.batch.ColumnLayout> columns) {
@@ -181,37 +217,54 @@ final class WorkerLoop implements AutoCloseable {
         if (seq == 0) WorkerMain.trace("first batch committed");
     }
 
+    /**
+     * Batch k of shard s (the request's address, {@link RecordHeader#streamSeq}): the next {@code rows}
+     * samples of the shard from sample {@code k * rows}. A shard is read on from where this worker left
+     * it; one it was not reading, or left elsewhere (it replaces a lost worker, or the loader resumes), is
+     * started afresh and its first {@code k * rows} samples are read and dropped, so the batch is the same
+     * whoever builds it. A shard at its end answers END.
+     */
     private void streamBatch(IterableDataset iterable, int epoch, long seq, int rows) throws InterruptedException {
         long t0 = System.nanoTime();
-        WorkerContext ctx = context.withEpoch(epoch);
+        int shard = RecordHeader.streamShard(seq);
+        long k = RecordHeader.streamBatch(seq);
         long index = -1;
         try {
-            if (epoch != sourceEpoch) {
-                sourceEpoch = epoch;
-                exhausted = false;
-                streamPosition = 0;
-                source = iterable.stream(ctx);
+            if (epoch != cursorEpoch) {
+                closeCursors();
+                cursorEpoch = epoch;
             }
-            if (exhausted) {
+            Cursor c = cursors.get(shard);
+            // A shard at its end answers END for any later batch; one elsewhere is started again.
+            if (c == null || c.nextBatch != k && !(c.exhausted && k >= c.nextBatch)) {
+                if (c != null) close(cursors.remove(shard));
+                WorkerContext ctx = new WorkerContext(context.workerId(), context.numWorkers(), context.seed(), epoch,
+                        context.shardIndex() + shard, context.shardCount(), context.pid());
+                c = new Cursor(iterable.stream(ctx), ctx);
+                cursors.put(shard, c);
+                builder.setContext(ctx);
+                for (long skip = 0; skip < k && !c.exhausted; skip++) { // fast-forward: read and drop
+                    builder.begin(seq, epoch, rows);
+                    index = fill(c, rows);
+                    builder.abort();
+                }
+                c.nextBatch = k;
+            }
+            if (c.exhausted) {
+                c.close();
                 builder.send(RecordHeader.END, epoch, seq, -1, new byte[0]);
                 return;
             }
-            builder.setContext(ctx);
+            builder.setContext(c.context);
             builder.begin(seq, epoch, rows);
-            while (builder.rows() < rows) {
-                index = streamPosition;
-                builder.beginRow(index);
-                if (!source.next(builder)) {
-                    exhausted = true;
-                    break;
-                }
-                builder.endRow();
-                streamPosition++;
-            }
+            index = fill(c, rows);
+            c.nextBatch++;
+            if (c.exhausted) c.close(); // its cursor stays, to answer END
         } catch (RingClosedException | PeerDiedException e) {
             throw e;
         } catch (Throwable t) {
             builder.abort();
+            close(cursors.remove(shard)); // its source is in an unknown state: a later request starts it afresh
             builder.send(RecordHeader.ERROR, epoch, seq, index, WorkerFailure.of("read", index, t).toBytes());
             return;
         }
@@ -223,6 +276,22 @@ final class WorkerLoop implements AutoCloseable {
         }
     }
 
+    /** Reads up to {@code rows} samples of {@code c} into the open batch; returns the last sample's index. */
+    private long fill(Cursor c, int rows) throws Exception {
+        long index = -1;
+        while (builder.rows() < rows) {
+            index = c.position;
+            builder.beginRow(index);
+            if (!c.source.next(builder)) {
+                c.exhausted = true;
+                break;
+            }
+            builder.endRow();
+            c.position++;
+        }
+        return index;
+    }
+
     BatchBuilder builder() {
         return builder;
     }
@@ -231,10 +300,11 @@ final class WorkerLoop implements AutoCloseable {
         return classes;
     }
 
-    /** Step 5. */
+    /** Step 5: the shards' sources first, then the dataset that opened them. */
     @Override
     public void close() {
         builder.abort();
+        closeCursors();
         if (!opened) return;
         opened = false;
         try {

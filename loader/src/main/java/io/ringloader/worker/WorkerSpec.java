@@ -10,8 +10,8 @@ import java.util.List;
  * @param id              0 to {@code numWorkers - 1}
  * @param numWorkers      the loader's number of workers
  * @param seed            the loader's seed
- * @param shardIndex      the worker's shard of a streaming dataset
- * @param shardCount      the number of shards
+ * @param shardIndex      the first shard of a streaming dataset on this rank (a request's shard s is shardIndex + s)
+ * @param shardCount      the number of shards of all ranks
  * @param recipe          the dataset
  * @param columns         the layout of a batch's columns
  * @param requestCapacity bytes of the request ring

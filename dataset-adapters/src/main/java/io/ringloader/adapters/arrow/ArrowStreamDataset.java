@@ -1,6 +1,7 @@
 package io.ringloader.adapters.arrow;
 
 import io.ringloader.data.IterableDataset;
+import io.ringloader.data.SampleWriter;
 import io.ringloader.data.WorkerContext;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
@@ -27,7 +28,6 @@ public final class ArrowStreamDataset implements IterableDataset {
     private final String[] columns;
     private final io.ringloader.data.SerializableSchema schema;
     private transient BufferAllocator allocator;
-    private transient ArrowStreamReader reader;
 
     private ArrowStreamDataset(List<Path> files, List<String> columns) {
         if (files.isEmpty()) throw new IllegalArgumentException("ArrowStreamDataset needs at least one file");
@@ -69,38 +69,50 @@ public final class ArrowStreamDataset implements IterableDataset {
         allocator = new RootAllocator();
     }
 
+    /** One shard: record batches k, k + shardCount, ... of the files taken one after another, through a reader of its own. */
     @Override
     public SampleSource stream(WorkerContext ctx) {
-        closeReader();
-        int[] file = {-1};
-        long[] batch = {-1};
-        ArrowRows[] current = {null};
-        int[] row = {0};
-        return out -> {
-            while (true) {
-                if (current[0] != null && row[0] < reader.getVectorSchemaRoot().getRowCount()) {
-                    current[0].write(row[0]++, out);
-                    return true;
-                }
-                // The next record batch of this shard.
-                if (reader == null || !loadNext(file[0])) {
-                    if (++file[0] >= files.length) {
-                        closeReader();
-                        return false;
+        return new SampleSource() {
+            private ArrowStreamReader reader;
+            private int file = -1;
+            private long batch = -1;
+            private ArrowRows current;
+            private int row;
+
+            @Override
+            public boolean next(SampleWriter out) throws IOException {
+                while (true) {
+                    if (current != null && row < reader.getVectorSchemaRoot().getRowCount()) {
+                        current.write(row++, out);
+                        return true;
                     }
-                    closeReader();
-                    reader = reader(Path.of(files[file[0]]), allocator);
-                    current[0] = null;
-                    continue;
+                    // The next record batch of this shard.
+                    if (reader == null || !loadNext(reader, file)) {
+                        close();
+                        if (++file >= files.length) return false;
+                        reader = reader(Path.of(files[file]), allocator);
+                        current = null;
+                        continue;
+                    }
+                    if (++batch % ctx.shardCount() != ctx.shardIndex()) continue;
+                    current = new ArrowRows(reader.getVectorSchemaRoot(), columns, Path.of(files[file]), (int) batch);
+                    row = 0;
                 }
-                if (++batch[0] % ctx.shardCount() != ctx.shardIndex()) continue;
-                current[0] = new ArrowRows(reader.getVectorSchemaRoot(), columns, Path.of(files[file[0]]), (int) batch[0]);
-                row[0] = 0;
+            }
+
+            @Override
+            public void close() throws IOException {
+                if (reader == null) return;
+                try {
+                    reader.close();
+                } finally {
+                    reader = null;
+                }
             }
         };
     }
 
-    private boolean loadNext(int file) {
+    private boolean loadNext(ArrowStreamReader reader, int file) {
         try {
             return reader.loadNextBatch();
         } catch (IOException | RuntimeException e) {
@@ -108,21 +120,9 @@ public final class ArrowStreamDataset implements IterableDataset {
         }
     }
 
-    private void closeReader() {
-        if (reader == null) return;
-        try {
-            reader.close();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } finally {
-            reader = null;
-        }
-    }
-
     @Override
     public void close() {
-        closeReader();
-        if (allocator != null) allocator.close();
+        if (allocator != null) allocator.close(); // the shards' readers were closed before, by the worker
         allocator = null;
     }
 }

@@ -1,6 +1,7 @@
 package io.ringloader.adapters.jdbc;
 
 import io.ringloader.data.IterableDataset;
+import io.ringloader.data.SampleWriter;
 import io.ringloader.data.WorkerContext;
 import org.apache.arrow.vector.types.pojo.Schema;
 
@@ -22,8 +23,6 @@ public final class JdbcStreamDataset implements IterableDataset {
     private final SqlColumns columns;
 
     private transient Connection connection;
-    private transient PreparedStatement statement;
-    private transient ResultSet rows;
 
     private JdbcStreamDataset(String url, Properties properties, String query, String shardColumn) {
         this.url = url;
@@ -57,45 +56,46 @@ public final class JdbcStreamDataset implements IterableDataset {
         connection = JdbcDataset.connect(url, properties);
     }
 
+    /** One shard's scan: its own statement and result set on the worker's connection, closed when the worker is done with it. */
     @Override
     public SampleSource stream(WorkerContext ctx) throws SQLException {
-        closeScan();
         int n = ctx.shardCount();
-        statement = connection.prepareStatement("SELECT * FROM (" + query + ") AS q WHERE ((q." + shardColumn + " % " + n + ") + " + n
-                + ") % " + n + " = " + ctx.shardIndex() + " ORDER BY q." + shardColumn);
-        rows = statement.executeQuery();
-        return out -> {
-            try {
-                if (!rows.next()) {
-                    closeScan();
-                    return false;
+        PreparedStatement statement = connection.prepareStatement("SELECT * FROM (" + query + ") AS q WHERE ((q." + shardColumn + " % " + n
+                + ") + " + n + ") % " + n + " = " + ctx.shardIndex() + " ORDER BY q." + shardColumn);
+        ResultSet rows;
+        try {
+            rows = statement.executeQuery();
+        } catch (SQLException e) {
+            statement.close();
+            throw e;
+        }
+        return new SampleSource() {
+            @Override
+            public boolean next(SampleWriter out) throws SQLException {
+                try {
+                    if (!rows.next()) return false;
+                    columns.write(rows, out);
+                    return true;
+                } catch (SQLException e) {
+                    throw new SQLException(url + ": reading shard " + ctx.shardIndex() + " of " + n + " failed at row " + out.index()
+                            + ": " + e.getMessage(), e);
                 }
-                columns.write(rows, out);
-                return true;
-            } catch (SQLException e) {
-                throw new SQLException(url + ": reading shard " + ctx.shardIndex() + " of " + n + " failed at row " + out.index()
-                        + ": " + e.getMessage(), e);
+            }
+
+            @Override
+            public void close() throws SQLException {
+                try {
+                    rows.close();
+                } finally {
+                    statement.close();
+                }
             }
         };
     }
 
-    private void closeScan() throws SQLException {
-        try {
-            if (rows != null) rows.close();
-            if (statement != null) statement.close();
-        } finally {
-            rows = null;
-            statement = null;
-        }
-    }
-
     @Override
     public void close() throws SQLException {
-        try {
-            closeScan();
-        } finally {
-            if (connection != null) connection.close();
-            connection = null;
-        }
+        if (connection != null) connection.close(); // the shards' scans were closed before, by the worker
+        connection = null;
     }
 }

@@ -2,6 +2,7 @@ package io.ringloader.adapters.parquet;
 
 import io.ringloader.adapters.arrow.ArrowRows;
 import io.ringloader.data.IterableDataset;
+import io.ringloader.data.SampleWriter;
 import io.ringloader.data.WorkerContext;
 import org.apache.arrow.dataset.file.FileFormat;
 import org.apache.arrow.dataset.file.FileSystemDatasetFactory;
@@ -35,7 +36,6 @@ public final class ParquetDataset implements IterableDataset {
     private final io.ringloader.data.SerializableSchema schema;
 
     private transient BufferAllocator allocator;
-    private transient List<AutoCloseable> open;
 
     private ParquetDataset(List<Path> files, List<String> columns) {
         if (files.isEmpty()) throw new IllegalArgumentException("ParquetDataset needs at least one file");
@@ -68,40 +68,55 @@ public final class ParquetDataset implements IterableDataset {
     @Override
     public void open(WorkerContext context) {
         allocator = new RootAllocator();
-        open = new ArrayList<>();
     }
 
+    /** One shard: files k, k + shardCount, ..., scanned one after another with a native scanner of its own. */
     @Override
     public SampleSource stream(WorkerContext ctx) {
-        closeScans();
-        int[] file = {ctx.shardIndex() - ctx.shardCount()};
-        ArrowReader[] reader = {null};
-        ArrowRows[] rows = {null};
-        int[] row = {0};
-        return out -> {
-            while (true) {
-                if (rows[0] != null && row[0] < reader[0].getVectorSchemaRoot().getRowCount()) {
-                    rows[0].write(row[0]++, out);
-                    return true;
+        return new SampleSource() {
+            /** The current file's factory, dataset, scanner and reader, closed in reverse. */
+            private final List<AutoCloseable> open = new ArrayList<>();
+            private int file = ctx.shardIndex() - ctx.shardCount();
+            private ArrowReader reader;
+            private ArrowRows rows;
+            private int row;
+
+            @Override
+            public boolean next(SampleWriter out) throws IOException {
+                while (true) {
+                    if (rows != null && row < reader.getVectorSchemaRoot().getRowCount()) {
+                        rows.write(row++, out);
+                        return true;
+                    }
+                    if (reader != null && load(reader, file)) {
+                        rows = new ArrowRows(reader.getVectorSchemaRoot(), columns, Path.of(java.net.URI.create(uris[file])), 0);
+                        row = 0;
+                        continue;
+                    }
+                    close();
+                    file += ctx.shardCount();
+                    if (file >= uris.length) return false;
+                    reader = scan(file, open);
+                    rows = null;
                 }
-                if (reader[0] != null && load(reader[0], file[0])) {
-                    rows[0] = new ArrowRows(reader[0].getVectorSchemaRoot(), columns, Path.of(java.net.URI.create(uris[file[0]])), 0);
-                    row[0] = 0;
-                    continue;
+            }
+
+            @Override
+            public void close() {
+                for (int i = open.size() - 1; i >= 0; i--) {
+                    try {
+                        open.get(i).close();
+                    } catch (Exception e) {
+                        throw new IllegalStateException("cannot close a Parquet scan: " + e, e);
+                    }
                 }
-                file[0] += ctx.shardCount();
-                if (file[0] >= uris.length) {
-                    closeScans();
-                    return false;
-                }
-                closeScans();
-                reader[0] = scan(file[0]);
-                rows[0] = null;
+                open.clear();
+                reader = null;
             }
         };
     }
 
-    private ArrowReader scan(int f) {
+    private ArrowReader scan(int f, List<AutoCloseable> open) {
         try {
             FileSystemDatasetFactory factory = new FileSystemDatasetFactory(allocator, NativeMemoryPool.getDefault(), FileFormat.PARQUET, uris[f]);
             open.add(factory);
@@ -125,22 +140,9 @@ public final class ParquetDataset implements IterableDataset {
         }
     }
 
-    private void closeScans() {
-        if (open == null) return;
-        for (int i = open.size() - 1; i >= 0; i--) {
-            try {
-                open.get(i).close();
-            } catch (Exception e) {
-                throw new IllegalStateException("cannot close a Parquet scan: " + e, e);
-            }
-        }
-        open.clear();
-    }
-
     @Override
     public void close() {
-        closeScans();
-        if (allocator != null) allocator.close();
+        if (allocator != null) allocator.close(); // the shards' scans were closed before, by the worker
         allocator = null;
     }
 }
