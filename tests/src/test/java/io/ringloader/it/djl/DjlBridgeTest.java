@@ -96,6 +96,25 @@ class DjlBridgeTest {
     }
 
     @Test
+    void theStateIsThatOfTheBatchesTheTrainerTookNotThoseThePrefetchThreadMadeReady() throws Exception {
+        try (DataLoader loader = DataLoader.builder(points(2048)).batchSize(64).shuffle(true).seed(9).numWorkers(2)
+                .mode(io.ringloader.worker.WorkerMode.THREAD).build();
+             NDManager manager = NDManager.newBaseManager("PyTorch")) {
+            DjlDataset ds = DjlDataset.of(loader).data("x").labels("label").prefetch(4).build();
+            Iterator<Batch> it = ds.getData(manager).iterator();
+            for (int i = 0; i < 5; i++) it.next().close();
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (loader.state().batches() < 9 && System.nanoTime() < deadline) Thread.sleep(5); // the prefetch thread fills up
+            assertThat(loader.state().batches()).as("batches the prefetch thread took from the loader").isEqualTo(9);
+            assertThat(ds.state().batches()).as("batches the trainer took").isEqualTo(5);
+            // Resuming from the trainer's state gives batch 5 next.
+            try (DataLoader resumed = DataLoader.builder(points(2048)).batchSize(64).shuffle(true).seed(9).resumeFrom(ds.state()).build()) {
+                assertThat(resumed.iterator().next().index()).isEqualTo(5);
+            }
+        }
+    }
+
+    @Test
     void aBatchDjlStillHoldsKeepsItsMemoryAndAFullRingSaysWhy() {
         // A ring that holds 4 batches, 8 batches in all, one worker. If the held batch's space went back
         // early, the worker would wrap around and overwrite it; it must instead wait for the trainer.

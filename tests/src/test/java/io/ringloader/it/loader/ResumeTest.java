@@ -93,6 +93,37 @@ class ResumeTest {
     }
 
     @Test
+    void aTrainerKilledWithMinus9AfterACheckpointIsResumedInANewProcessWithTheSameBatches(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        List<String> expected = new ArrayList<>();
+        try (DataLoader l = CheckpointingTrainerMain.builder(0, WorkerMode.INLINE).build()) {
+            for (int e = 0; e < 2; e++) for (String d : Batches.take(l.iterator(), Integer.MAX_VALUE)) expected.add(d.replace('\n', '|'));
+        }
+        Process first = trainer(dir, 4, WorkerMode.PROCESS, false);
+        int checkpointed = 0;
+        try (var out = new java.io.BufferedReader(new java.io.InputStreamReader(first.getInputStream()))) {
+            for (String line; checkpointed < 150 && (line = out.readLine()) != null; ) {
+                if (line.startsWith("CHECKPOINT ")) checkpointed = Integer.parseInt(line.substring(11));
+            }
+            assertThat(io.ringloader.os.Posix.kill(first.pid(), io.ringloader.os.Posix.SIGKILL)).isTrue(); // mid-epoch, steps after it
+            first.waitFor();
+        }
+        assertThat(checkpointed).as("the killed trainer's last checkpoint").isGreaterThanOrEqualTo(150);
+        Process second = trainer(dir, 1, WorkerMode.THREAD, true);
+        second.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
+        assertThat(second.waitFor()).as("the resumed trainer's exit code").isZero();
+        assertThat(java.nio.file.Files.readAllLines(dir.resolve("digests"))).isEqualTo(expected);
+    }
+
+    private static Process trainer(java.nio.file.Path dir, int workers, WorkerMode mode, boolean resume) throws java.io.IOException {
+        List<String> args = new ArrayList<>(List.of(dir.toString(), Integer.toString(workers), mode.name()));
+        if (resume) args.add("resume");
+        return new ProcessBuilder(io.ringloader.os.JavaProcess.command(CheckpointingTrainerMain.class.getName(),
+                List.of("-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir")), args))
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    }
+
+    @Test
     void resumingReadsNoSampleBeforeTheCheckpoint() {
         LoaderState state;
         List<Long> before = new ArrayList<>();
