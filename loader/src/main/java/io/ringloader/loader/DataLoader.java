@@ -280,11 +280,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         synchronized (this) {
             e = current;
         }
-        return switch (e) {
-            case MapEpoch m -> m.stateAfter(m.taken());
-            case StreamEpoch st -> st.stateAfter(st.taken());
-            case null -> idleState();
-        };
+        return e == null ? idleState() : e.stateAfter(e.taken());
     }
 
     /**
@@ -296,11 +292,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         synchronized (this) {
             e = current;
         }
-        return switch (e) {
-            case MapEpoch m -> m.stateAfter(delivered);
-            case StreamEpoch st -> st.stateAfter(delivered);
-            case null -> idleState();
-        };
+        return e == null ? idleState() : e.stateAfter(delivered);
     }
 
     /** Before the first epoch: the state resumed from, or the start of the first epoch. */
@@ -463,8 +455,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         }
         Thread stopping;
         synchronized (this) {
-            if (current instanceof MapEpoch m) m.releaseSalvaged();
-            if (current instanceof StreamEpoch st) st.releaseSalvaged();
+            if (current != null) current.releaseSalvaged();
             stopWorkers();
             stopping = reaper;
         }

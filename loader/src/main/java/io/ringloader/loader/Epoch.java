@@ -23,6 +23,8 @@ abstract sealed class Epoch implements Iterator<Batch> permits MapEpoch, StreamE
     final LoaderSettings settings;
     final int epoch;
     final WorkerSet ws;
+    /** Which slot has which addresses in flight; set by the subclass's constructor. */
+    InFlight inFlight;
     boolean done;
     boolean abandoned;
 
@@ -39,6 +41,7 @@ abstract sealed class Epoch implements Iterator<Batch> permits MapEpoch, StreamE
 
     /** The trainer moved on to a new epoch before this one ended. */
     void abandon() {
+        releaseSalvaged();
         done = true;
         abandoned = true;
         if (!settings.persistent()) loader.stopWorkers();
@@ -46,9 +49,21 @@ abstract sealed class Epoch implements Iterator<Batch> permits MapEpoch, StreamE
     }
 
     void finish() {
+        releaseSalvaged();
         done = true;
         if (!settings.persistent()) loader.stopWorkers();
     }
+
+    /** Gives back the ring space of what lost workers had finished and nobody will take now. */
+    void releaseSalvaged() {
+        if (inFlight != null) inFlight.releaseSalvaged();
+    }
+
+    /** The state after the first {@code n} batches this epoch delivered. */
+    abstract LoaderState stateAfter(int n);
+
+    /** The batches this epoch delivered. */
+    abstract int taken();
 
     /** For next(): an abandoned epoch or a failed loader is an error, not just the end. */
     void checkLive() {

@@ -1,16 +1,12 @@
 package io.ringloader.loader;
 
 import io.ringloader.batch.RecordHeader;
-import io.ringloader.ring.RingClosedException;
-import io.ringloader.ring.RingException;
 import io.ringloader.ring.RingRecord;
 import io.ringloader.worker.Worker;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.NoSuchElementException;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -40,18 +36,11 @@ final class StreamEpoch extends Epoch {
     private final long[] startRound;
     /** The addresses asked for, in delivery order, not yet answered. */
     private final ArrayDeque<Long> due = new ArrayDeque<>();
-    /** Per slot, the addresses asked of it and not yet answered, oldest first. */
-    private final ArrayDeque<Long>[] pending;
-    private final Map<Long, Salvaged> salvaged = new HashMap<>();
-    private final DataLoaderException[] lost;
-    private final Map<Long, Integer> losses = new HashMap<>();
     /** The shard of each batch this run delivered, in order. */
     private final List<Integer> deliveryOrder = new ArrayList<>();
     private final long[] base;
     private final int window;
     private Batch next;
-
-    private record Salvaged(Worker worker, RingRecord record) {}
 
     StreamEpoch(DataLoader loader, int epoch, WorkerSet ws, LoaderState resume) {
         super(loader, epoch, ws);
@@ -70,11 +59,7 @@ final class StreamEpoch extends Epoch {
         this.base = delivered.clone();
         this.startRound = delivered.clone();
         this.window = ws.size() * settings.prefetch();
-        @SuppressWarnings("unchecked")
-        ArrayDeque<Long>[] p = new ArrayDeque[ws.size()];
-        for (int w = 0; w < p.length; w++) p[w] = new ArrayDeque<>();
-        this.pending = p;
-        this.lost = new DataLoaderException[ws.size()];
+        this.inFlight = new InFlight(this, ws, this::what, true, (worker, seq) -> worker.requestStream(epoch, seq, settings.batchSize()));
         // The first address to ask for: the lowest (round, shard) not delivered of a shard not ended.
         long first = Long.MAX_VALUE;
         for (int s = 0; s < shards; s++) if (!ended[s]) first = Math.min(first, delivered[s]);
@@ -104,26 +89,9 @@ final class StreamEpoch extends Epoch {
             }
             if (ended[s] || k < startRound[s]) continue;
             long seq = RecordHeader.streamSeq(s, k);
-            if (!send(seq, s % ws.size())) return;
+            if (!inFlight.send(seq, s % ws.size())) return;
             due.add(seq);
         }
-    }
-
-    private boolean send(long seq, int w) {
-        if (lost[w] != null) return false;
-        Worker worker = ws.get(w);
-        try {
-            worker.requestStream(epoch, seq, settings.batchSize());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while sending a request", e);
-        } catch (IllegalStateException | RingException e) {
-            long building = pending[w].isEmpty() ? seq : pending[w].peek();
-            recover(new WorkerLost(worker, WorkerErrors.died(worker, what(building))));
-            return send(seq, w);
-        }
-        pending[w].add(seq);
-        return true;
     }
 
     @Override
@@ -154,17 +122,17 @@ final class StreamEpoch extends Epoch {
             int s = RecordHeader.streamShard(seq), w = s % ws.size();
             Worker worker;
             RingRecord r;
-            Salvaged kept = salvaged.remove(seq);
+            InFlight.Salvaged kept = inFlight.takeSalvaged(seq);
             if (kept != null) {
                 worker = kept.worker();
                 r = kept.record();
             } else {
-                if (lost[w] != null) throw fail(lost[w]);
+                if (inFlight.lost(w) != null) throw fail(inFlight.lost(w));
                 worker = ws.get(w);
                 try {
                     r = await(worker, () -> what(seq), waitFrom);
                 } catch (WorkerLost l) {
-                    recover(l);
+                    inFlight.recover(l);
                     waitFrom = System.nanoTime();
                     continue;
                 }
@@ -173,7 +141,7 @@ final class StreamEpoch extends Epoch {
                     worker.release(r, false);
                     throw new IllegalStateException(worker.describe() + " sent " + what(got) + " where " + what(seq) + " was due");
                 }
-                pending[w].poll();
+                inFlight.pending(w).poll();
             }
             due.poll();
             if (r.payload().get(JAVA_INT, RecordHeader.KIND) == RecordHeader.END) {
@@ -199,65 +167,16 @@ final class StreamEpoch extends Epoch {
             return b;
         }
         // Every address asked for is answered: the epoch ends when every shard has, or a slot has no worker.
-        for (DataLoaderException e : lost) if (e != null) throw fail(e);
+        int gone = inFlight.anyLost();
+        if (gone >= 0) throw fail(inFlight.lost(gone));
         finish();
         return null;
-    }
-
-    // ------------------------------------------------------------------------------ lost workers
-
-    /** As {@code MapEpoch.recover}: take what the lost worker finished, then a successor asked for the rest. */
-    private void recover(WorkerLost l) {
-        int w = l.worker.id();
-        if (ws.get(w) != l.worker || lost[w] != null) return;
-        salvage(w, l.worker);
-        Long building = pending[w].peek();
-        if (building != null && l.error instanceof WorkerDiedException) l = new WorkerLost(l.worker, WorkerErrors.died(l.worker, what(building)));
-        int times = building == null ? 0 : losses.merge(building, 1, Integer::sum);
-        String refused = !l.worker.isReady() ? ""
-                : times >= 2 ? " It is the second worker lost while building " + what(building) + ", so that batch is not asked of a third."
-                : loader.refusedReplacement();
-        if (refused != null) {
-            lost[w] = MapEpoch.withNote(l.error, refused);
-            return;
-        }
-        Worker fresh = loader.replaceWorker(w, l, building == null ? "nothing (every batch it was asked for had arrived)" : what(building));
-        try {
-            for (long seq : pending[w]) fresh.requestStream(epoch, seq, settings.batchSize());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while sending a request", e);
-        } catch (IllegalStateException | RingException e) {
-            recover(new WorkerLost(fresh, WorkerErrors.died(fresh, building == null ? "its first request" : what(building))));
-        }
-    }
-
-    private void salvage(int w, Worker dead) {
-        while (true) {
-            RingRecord r;
-            try {
-                r = dead.batches().poll();
-            } catch (RingClosedException drained) {
-                return;
-            }
-            if (r == null) return;
-            var record = r.payload();
-            int kind = record.get(JAVA_INT, RecordHeader.KIND);
-            long seq = record.get(JAVA_LONG, RecordHeader.SEQ);
-            if (kind == RecordHeader.READY) dead.markReady();
-            boolean answer = record.get(JAVA_INT, RecordHeader.EPOCH) == epoch && (kind == RecordHeader.BATCH || kind == RecordHeader.END);
-            if (answer && pending[w].remove(seq)) {
-                dead.hold();
-                salvaged.put(seq, new Salvaged(dead, r));
-            } else {
-                dead.release(r, false);
-            }
-        }
     }
 
     // ------------------------------------------------------------------------------ state
 
     /** The state after the first {@code n} batches this run delivered. */
+    @Override
     synchronized LoaderState stateAfter(int n) {
         if (n > deliveryOrder.size()) {
             throw new IllegalArgumentException("only " + deliveryOrder.size() + " batches of epoch " + epoch + " were delivered, not " + n);
@@ -276,24 +195,8 @@ final class StreamEpoch extends Epoch {
         return loader.streamStateOf(epoch, total, positions, endedBy);
     }
 
+    @Override
     synchronized int taken() {
         return deliveryOrder.size();
-    }
-
-    @Override
-    void finish() {
-        releaseSalvaged();
-        super.finish();
-    }
-
-    @Override
-    void abandon() {
-        releaseSalvaged();
-        super.abandon();
-    }
-
-    void releaseSalvaged() {
-        for (Salvaged s : salvaged.values()) s.worker().release(s.record(), true);
-        salvaged.clear();
     }
 }
