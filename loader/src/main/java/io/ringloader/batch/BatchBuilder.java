@@ -69,6 +69,8 @@ public final class BatchBuilder implements SampleWriter {
     // The row being written.
     private int row;
     private long sampleIndex;
+    /** The global shard of the stream being read, or -1 (a map-style dataset). */
+    private int streamShard = -1;
     private long written;
     private SplittableRandom random;
 
@@ -93,6 +95,16 @@ public final class BatchBuilder implements SampleWriter {
 
     public void setContext(WorkerContext context) {
         this.context = context;
+        this.streamShard = -1;
+    }
+
+    /**
+     * For a stream's shard: {@code context}, and a sample's random stream keyed by the shard as well as by
+     * its position in it (positions repeat from shard to shard; the samples must not draw alike).
+     */
+    public void setStreamContext(WorkerContext context) {
+        this.context = context;
+        this.streamShard = context.shardIndex();
     }
 
     // ---------------------------------------------------------------------------------------- batches
@@ -351,7 +363,10 @@ public final class BatchBuilder implements SampleWriter {
 
     @Override
     public SplittableRandom random() {
-        if (random == null) random = context.random(sampleIndex);
+        if (random == null) {
+            random = streamShard < 0 ? context.random(sampleIndex)
+                    : WorkerContext.random(context.seed(), context.epoch(), WorkerContext.mix(streamShard + 1) ^ sampleIndex);
+        }
         return random;
     }
 

@@ -25,7 +25,9 @@ public record WorkerContext(int workerId, int numWorkers, long seed, int epoch, 
     /**
      * The random stream of one sample in this epoch, derived from (seed, epoch, sample index) alone:
      * the same whatever worker, mode or number of workers reads the sample. (PyTorch seeds a generator
-     * per worker instead, so its augmentations change with {@code num_workers}.)
+     * per worker instead, so its augmentations change with {@code num_workers}.) In a stream, prefer the
+     * writer's {@code SampleWriter.random()}: it is keyed by the shard too, where a position repeats from
+     * shard to shard.
      */
     public SplittableRandom random(long sampleIndex) {
         return random(seed, epoch, sampleIndex);

@@ -242,7 +242,7 @@ final class WorkerLoop implements AutoCloseable {
                         context.shardIndex() + shard, context.shardCount(), context.pid());
                 c = new Cursor(iterable.stream(ctx), ctx);
                 cursors.put(shard, c);
-                builder.setContext(ctx);
+                builder.setStreamContext(ctx);
                 for (long skip = 0; skip < k && !c.exhausted; skip++) { // fast-forward: read and drop
                     builder.begin(seq, epoch, rows);
                     index = fill(c, rows);
@@ -255,7 +255,7 @@ final class WorkerLoop implements AutoCloseable {
                 builder.send(RecordHeader.END, epoch, seq, -1, new byte[0]);
                 return;
             }
-            builder.setContext(c.context);
+            builder.setStreamContext(c.context);
             builder.begin(seq, epoch, rows);
             index = fill(c, rows);
             c.nextBatch++;

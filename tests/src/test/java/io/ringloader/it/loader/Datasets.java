@@ -361,4 +361,24 @@ final class Datasets {
             }
         }
     }
+
+    /** {@code perShard} samples in every shard: its shard, its position, and a draw of its random stream. */
+    record RandomStream(long perShard) implements IterableDataset {
+        @Override
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.int32("shard"), Columns.int64("position"), Columns.int64("draw"));
+        }
+
+        @Override
+        public SampleSource stream(WorkerContext ctx) {
+            long[] next = {0};
+            return out -> {
+                if (next[0] == perShard) return false;
+                out.setInt(0, ctx.shardIndex());
+                out.setLong(1, next[0]++);
+                out.setLong(2, out.random().nextLong());
+                return true;
+            };
+        }
+    }
 }

@@ -95,6 +95,31 @@ class StreamTest {
     }
 
     @Test
+    void samplesAtOnePositionOfDifferentShardsDrawDifferentNumbersTheSameForAnyWorkers() {
+        List<List<Long>> byWorkers = new ArrayList<>();
+        for (int workers : new int[] {0, 3}) {
+            List<Long> draws = new ArrayList<>();
+            java.util.Map<Long, java.util.Set<Long>> atPosition = new java.util.HashMap<>();
+            try (DataLoader l = DataLoader.builder(new Datasets.RandomStream(20)).batchSize(8).numWorkers(workers).build()) {
+                for (Batch b : l) {
+                    try (b) {
+                        var position = (org.apache.arrow.vector.BigIntVector) b.root().getVector("position");
+                        var draw = (org.apache.arrow.vector.BigIntVector) b.root().getVector("draw");
+                        for (int r = 0; r < b.size(); r++) {
+                            draws.add(draw.get(r));
+                            atPosition.computeIfAbsent(position.get(r), p -> new java.util.HashSet<>()).add(draw.get(r));
+                        }
+                    }
+                }
+            }
+            assertThat(draws).hasSize(8 * 20);
+            assertThat(atPosition.values()).as("the 8 shards' draws at each position").allSatisfy(d -> assertThat(d).hasSize(8));
+            byWorkers.add(draws);
+        }
+        assertThat(byWorkers.get(1)).as("3 process workers against none").isEqualTo(byWorkers.get(0));
+    }
+
+    @Test
     void aStreamStateDoesNotResumeAnotherShardCount() {
         LoaderState state;
         try (DataLoader l = builder(0, WorkerMode.INLINE).build()) {
