@@ -46,6 +46,8 @@ final class InFlight {
     private final DataLoaderException[] lost;
     /** Per address, how many workers were lost while building it. */
     private final Map<Long, Integer> losses = new HashMap<>();
+    /** Per address, the sample the first worker lost on it was reading (-1: none). */
+    private final Map<Long, Long> lostIn = new HashMap<>();
 
     /** {@code endsAreAnswers}: a stream's END answers an address as a batch does (and is salvaged the same way). */
     InFlight(Epoch epoch, WorkerSet ws, LongFunction<String> what, boolean endsAreAnswers, Request request) {
@@ -127,11 +129,15 @@ final class InFlight {
             l = new Epoch.WorkerLost(l.worker, WorkerErrors.died(l.worker, what.apply(building)));
         }
         int times = building == null ? 0 : losses.merge(building, 1, Integer::sum);
+        long sample = l.worker.readingSample();
+        Long before = building == null ? null : lostIn.putIfAbsent(building, sample);
         String refused = !l.worker.isReady() ? "" // it never started: a successor would fail the same way
                 : waitsForTheTrainer(l) ? " It was not replaced: a successor would fill its ring the same way."
                 : times >= 2
-                ? " It is the second worker lost while building " + what.apply(building) + ", so that batch is not asked of a third:"
-                  + " a sample in it may crash every worker that reads it."
+                ? " It is the second worker lost while building " + what.apply(building) + ", so that batch is not asked of a third: "
+                  + (before != null && before >= 0 && before == sample
+                     ? "both were reading sample " + sample + ", which crashes every worker that reads it."
+                     : "a sample in it may crash every worker that reads it.")
                 : epoch.loader.refusedReplacement();
         if (refused != null) {
             lost[w] = withNote(l.error, refused); // it stays in the set: the loader stops it with the rest

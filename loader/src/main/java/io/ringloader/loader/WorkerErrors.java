@@ -14,7 +14,8 @@ final class WorkerErrors {
     /** A worker that died: before it was ready (it could not start) or while the trainer waited for {@code what}. */
     static DataLoaderException died(Worker w, String what) {
         String tail = String.join("\n  ", w.stderrTail());
-        String phase = w.isReady() ? "while the trainer waited for " + what : "before it was ready (while starting or opening the dataset)";
+        String phase = (w.isReady() ? "while the trainer waited for " + what : "before it was ready (while starting or opening the dataset)")
+                + reading(w);
         List<String> stdout = w.stdoutTail();
         Crash crash = Crash.of(stdout);
         if (crash != null) {
@@ -80,11 +81,18 @@ final class WorkerErrors {
                 + " of this worker, taking " + w.batches().occupancy() + " of its " + w.batches().capacity()
                 + " ring bytes: if the dump shows the worker waiting in claim(), close batches when done with them,"
                 + " or raise ringBytes.";
+        String inSample = reading(w); // before the kill: an interrupted thread worker leaves its sample at once
         String dump = w.threadDump();
         w.kill();
-        return new WorkerHungException(w.describe() + " did not deliver " + what + " within the timeout of " + timeout.toSeconds()
+        return new WorkerHungException(w.describe() + " did not deliver " + what + inSample + " within the timeout of " + timeout.toSeconds()
                 + " s (DataLoader.Builder.timeout; default " + DataLoader.DEFAULT_TIMEOUT.toMinutes() + " min), so it was killed."
                 + holding + " Its thread dump follows.", w.id(), w.pid(), dump);
+    }
+
+    /** ", reading sample 25" when the worker stopped inside a sample's read, else nothing. */
+    static String reading(Worker w) {
+        long sample = w.readingSample();
+        return sample < 0 ? "" : ", reading sample " + sample;
     }
 
     /** " (samples 1, 2, 3, ... 256 in all)", or nothing for a streaming batch. */

@@ -12,7 +12,7 @@ public final class InlineWorker extends Worker {
     private final WorkerLoop loop;
 
     private InlineWorker(int id, Segment segment, WorkerLoop loop) {
-        super(id, segment.shm(), segment.requests(), segment.batches());
+        super(id, segment.shm(), segment.control(), segment.requests(), segment.batches());
         this.loop = loop;
     }
 
@@ -21,7 +21,7 @@ public final class InlineWorker extends Worker {
         segment.shm().unlink();
         SpscRing[] side = segment.workerSide();
         try {
-            WorkerLoop loop = WorkerLoop.create(segment.config(), side[0], side[1]);
+            WorkerLoop loop = WorkerLoop.create(segment.config(), segment.control(), side[0], side[1]);
             if (loop != null) {
                 loop.builder().failWhenFull("numWorkers(0): the batches you still hold fill the ring");
                 loop.start();

@@ -34,7 +34,7 @@ public final class ProcessWorker extends Worker {
     private volatile List<ProcessHandle> family;
 
     private ProcessWorker(int id, Segment segment, ChildProcess child) {
-        super(id, segment.shm(), segment.requests(), segment.batches());
+        super(id, segment.shm(), segment.control(), segment.requests(), segment.batches());
         this.child = child;
         // A worker that exits, for whatever reason, closes its rings at once: a trainer waiting for its
         // next batch wakes up now, not at its next liveness check.

@@ -12,14 +12,14 @@ public final class ThreadWorker extends Worker {
     private volatile Throwable died;
 
     private ThreadWorker(int id, Segment segment) {
-        super(id, segment.shm(), segment.requests(), segment.batches());
+        super(id, segment.shm(), segment.control(), segment.requests(), segment.batches());
         SpscRing[] side = segment.workerSide();
         SpscRing workerRequests = side[0], workerBatches = side[1];
         WorkerConfig config = segment.config();
         this.thread = new Thread(() -> {
             try {
                 if (config.cpu() >= 0) io.ringloader.os.Posix.pinThread(0, config.cpu());
-                WorkerLoop.run(config, workerRequests, workerBatches);
+                WorkerLoop.run(config, segment.control(), workerRequests, workerBatches);
             } catch (Throwable t) {
                 died = t;
             } finally {

@@ -23,6 +23,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineWorker {
     protected final int id;
     protected final SharedMemory shm;
+    /** The segment's first page: the worker writes there the sample it is reading. */
+    private final MemorySegment control;
     protected final SpscRing requests;
     protected final SpscRing batches;
     private final AtomicInteger held = new AtomicInteger();
@@ -30,9 +32,10 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
     private boolean freed;
     private volatile boolean ready;
 
-    Worker(int id, SharedMemory shm, SpscRing requests, SpscRing batches) {
+    Worker(int id, SharedMemory shm, MemorySegment control, SpscRing requests, SpscRing batches) {
         this.id = id;
         this.shm = shm;
+        this.control = control;
         this.requests = requests;
         this.batches = batches;
     }
@@ -47,7 +50,8 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
     }
 
     /** The segment and both rings, laid out and filled with the worker's config. */
-    record Segment(SharedMemory shm, SpscRing requests, SpscRing batches, WorkerConfig config, long requestOffset, long batchOffset) {
+    record Segment(SharedMemory shm, MemorySegment control, SpscRing requests, SpscRing batches, WorkerConfig config, long requestOffset,
+                   long batchOffset) {
         /** The worker side's own view of the rings (a ring object keeps one side's positions), for thread and inline workers. */
         SpscRing[] workerSide() {
             SpscRing r = SpscRing.attach(shm, requestOffset);
@@ -77,6 +81,7 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
             control.set(JAVA_LONG, WorkerSegment.REQUEST_RING_OFFSET, requestOffset);
             control.set(JAVA_LONG, WorkerSegment.BATCH_RING_OFFSET, batchOffset);
             control.set(JAVA_LONG, WorkerSegment.PARENT_PID_OFFSET, ProcessHandle.current().pid());
+            control.set(JAVA_LONG, WorkerSegment.READING_OFFSET, -1);
             MemorySegment.copy(bytes, 0, shm.map(WorkerSegment.CONTROL_LENGTH, WorkerSegment.pages(bytes.length)), JAVA_BYTE, 0, bytes.length);
             SpscRing requests = SpscRing.create(shm, requestOffset, spec.requestCapacity());
             SpscRing batches = SpscRing.create(shm, batchOffset, spec.batchCapacity());
@@ -85,7 +90,7 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
             // Last, with release semantics: a worker that sees the magic number sees everything above.
             VarHandle.releaseFence();
             control.set(JAVA_INT, WorkerSegment.MAGIC_OFFSET, WorkerSegment.MAGIC);
-            return new Segment(shm, requests, batches, config, requestOffset, batchOffset);
+            return new Segment(shm, control, requests, batches, config, requestOffset, batchOffset);
         } catch (RuntimeException e) {
             shm.unlink();
             shm.close();
@@ -124,6 +129,16 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
 
     /** Waits up to {@code graceMillis} for the worker to finish after its rings closed, then forces it. */
     protected abstract void awaitStop(long graceMillis);
+
+    /**
+     * The sample the worker was reading when it stopped (for a stream: its position in the shard), or -1:
+     * between samples, or its memory already given back. Read after a worker died or hung, it names the
+     * sample that killed it.
+     */
+    public synchronized long readingSample() {
+        if (freed) return -1;
+        return control.get(JAVA_LONG, WorkerSegment.READING_OFFSET);
+    }
 
     /** The class loader of classes the dataset shipped, to read the worker's exceptions with. */
     public ClassLoader classLoader() {

@@ -40,6 +40,8 @@ final class WorkerLoop implements AutoCloseable {
 
     private final Dataset dataset;
     private final WorkerContext context;
+    /** The segment's first page, where the sample being read is noted for the trainer (see WorkerSegment). */
+    private final MemorySegment control;
     private final SpscRing requests;
     private final BatchBuilder builder;
     private final ClassLoader classes;
@@ -85,10 +87,11 @@ final class WorkerLoop implements AutoCloseable {
         cursors.clear();
     }
 
-    private WorkerLoop(Dataset dataset, WorkerContext context, SpscRing requests, SpscRing batches, ClassLoader classes,
+    private WorkerLoop(Dataset dataset, WorkerContext context, MemorySegment control, SpscRing requests, SpscRing batches, ClassLoader classes,
                        java.util.List<io.ringloader.batch.ColumnLayout> columns) {
         this.dataset = dataset;
         this.context = context;
+        this.control = control;
         this.requests = requests;
         this.builder = new BatchBuilder(batches, new BatchLayout(columns), context.workerId());
         this.builder.setContext(context);
@@ -96,7 +99,7 @@ final class WorkerLoop implements AutoCloseable {
     }
 
     /** Recreates the dataset from {@code config}; a failure is reported to the parent as an "open" error. */
-    static WorkerLoop create(WorkerConfig config, SpscRing requests, SpscRing batches) throws InterruptedException {
+    static WorkerLoop create(WorkerConfig config, MemorySegment control, SpscRing requests, SpscRing batches) throws InterruptedException {
         ClassLoader loader = config.classes().isEmpty() ? WorkerLoop.class.getClassLoader()
                 : new Recipe.ShippedClassLoader(config.classes(), WorkerLoop.class.getClassLoader());
         WorkerContext context = new WorkerContext(config.workerId(), config.numWorkers(), config.seed(), 0,
@@ -110,7 +113,7 @@ final class WorkerLoop implements AutoCloseable {
             return null;
         }
         Thread.currentThread().setContextClassLoader(loader);
-        return new WorkerLoop(dataset, context, requests, batches, loader, config.columns());
+        return new WorkerLoop(dataset, context, control, requests, batches, loader, config.columns());
     }
 
     /** Steps 2 and 3: open the dataset, then READY; false (after sending ERROR) if open failed. */
@@ -196,13 +199,16 @@ final class WorkerLoop implements AutoCloseable {
                     row = r;
                     index = indices[r];
                     builder.beginRow(index);
+                    reading(index);
                     map.read(index, builder);
                     builder.endRow();
                 }
+                reading(-1);
                 break;
             } catch (RingClosedException | PeerDiedException e) {
                 throw e;
             } catch (Throwable t) {
+                reading(-1);
                 builder.abort();
                 if (!skipFailed || row < 0) { // a failure outside any sample (the ring) is never skipped
                     builder.send(RecordHeader.ERROR, epoch, seq, index, WorkerFailure.of("read", index, t).toBytes());
@@ -276,13 +282,24 @@ final class WorkerLoop implements AutoCloseable {
         }
     }
 
+    /**
+     * Notes the sample being read (-1: none) where the trainer finds it if this worker dies or hangs in it.
+     * A plain store: the trainer reads it after this process has exited, or after its timeout.
+     */
+    private void reading(long index) {
+        control.set(JAVA_LONG, WorkerSegment.READING_OFFSET, index);
+    }
+
     /** Reads up to {@code rows} samples of {@code c} into the open batch; returns the last sample's index. */
     private long fill(Cursor c, int rows) throws Exception {
         long index = -1;
         while (builder.rows() < rows) {
             index = c.position;
             builder.beginRow(index);
-            if (!c.source.next(builder)) {
+            reading(index);
+            boolean more = c.source.next(builder);
+            reading(-1);
+            if (!more) {
                 c.exhausted = true;
                 break;
             }
@@ -316,10 +333,10 @@ final class WorkerLoop implements AutoCloseable {
     }
 
     /** Steps 1 to 5, for a worker of its own. */
-    static void run(WorkerConfig config, SpscRing requests, SpscRing batches) {
+    static void run(WorkerConfig config, MemorySegment control, SpscRing requests, SpscRing batches) {
         WorkerLoop loop;
         try {
-            loop = create(config, requests, batches);
+            loop = create(config, control, requests, batches);
             if (loop == null) return;
             try (loop) {
                 if (loop.start()) loop.serve();

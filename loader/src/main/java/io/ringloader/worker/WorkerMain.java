@@ -92,7 +92,7 @@ public final class WorkerMain {
         requests.registerConsumer();
         batches.registerProducer();
         trace("rings attached");
-        WorkerLoop.run(config, requests, batches);
+        WorkerLoop.run(config, control, requests, batches);
         System.out.flush();
         System.exit(0); // even if the dataset left non-daemon threads running
     }

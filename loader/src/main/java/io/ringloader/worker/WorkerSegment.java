@@ -10,7 +10,8 @@ import io.ringloader.ring.RingDescriptor;
  *   0 +------------------------------------------------------------+
  *     | MAGIC int | workerId int | configLength long                 |
  *  16 | requestRingOffset long | batchRingOffset long                |
- *  32 | parentPid long                                              |
+ *  32 | parentPid long | reading long: the sample the worker reads  |
+ *     |   now (-1 between samples), for the trainer when it dies     |
  *     | ... (one page)                                              |
  * page+------------------------------------------------------------+
  *     | config: {@link WorkerConfig#encode} (dataset recipe,        |
@@ -32,6 +33,7 @@ final class WorkerSegment {
     static final long REQUEST_RING_OFFSET = 16;
     static final long BATCH_RING_OFFSET = 24;
     static final long PARENT_PID_OFFSET = 32;
+    static final long READING_OFFSET = 40;
     static final long CONTROL_LENGTH = Posix.PAGE_SIZE;
 
     static long pages(long bytes) {

@@ -95,7 +95,9 @@ class ReplacementTest {
             });
             assertThat(t).isInstanceOf(WorkerDiedException.class).hasMessageContaining("exited with code 7")
                     .hasMessageContaining("batch 2 of epoch 0 (samples 20, 21, 22")
-                    .hasMessageContaining("the second worker lost while building batch 2 of epoch 0");
+                    .hasMessageContaining("the second worker lost while building batch 2 of epoch 0")
+                    .hasMessageContaining("reading sample 25")
+                    .hasMessageContaining("both were reading sample 25, which crashes every worker that reads it");
             assertThat(l.stats().workerRestarts()).isEqualTo(1);
             assertThat(ids).as("every batch before the one that kills its worker").containsExactly(0L, 1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L,
                     10L, 11L, 12L, 13L, 14L, 15L, 16L, 17L, 18L, 19L);

@@ -80,6 +80,7 @@ class SupervisionTest {
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
             assertThat(t).isInstanceOf(WorkerHungException.class)
                     .hasMessageContaining("worker 1 (").hasMessageContaining("did not deliver batch 1 of epoch 0 (samples 10, 11")
+                    .hasMessageContaining(", reading sample 15 within the timeout")
                     .hasMessageContaining("within the timeout of 2 s");
             String dump = ((WorkerHungException) t).threadDump();
             assertThat(dump).contains("Hanging.waitForever").contains("Datasets$Hanging.read");
