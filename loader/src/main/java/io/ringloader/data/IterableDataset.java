@@ -25,6 +25,16 @@ public non-sealed interface IterableDataset extends Dataset {
         /** Writes the next sample into {@code out} and returns true, or returns false at the end of the shard. */
         boolean next(SampleWriter out) throws Exception;
 
+        /**
+         * Moves past the next {@code n} samples without writing them, for a shard started at a position (a
+         * resumed loader, a replaced worker); returns how many there were, fewer at the shard's end. A
+         * source that can seek, or skip cheaply (whole record batches by their row counts, say), says so
+         * here; the default, -1, has the worker read the samples and drop them.
+         */
+        default long skip(long n) throws Exception {
+            return -1;
+        }
+
         @Override
         default void close() throws Exception {}
     }

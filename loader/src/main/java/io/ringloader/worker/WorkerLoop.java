@@ -249,10 +249,16 @@ final class WorkerLoop implements AutoCloseable {
                 c = new Cursor(iterable.stream(ctx), ctx);
                 cursors.put(shard, c);
                 builder.setStreamContext(ctx);
-                for (long skip = 0; skip < k && !c.exhausted; skip++) { // fast-forward: read and drop
-                    builder.begin(seq, epoch, rows);
-                    index = fill(c, rows);
-                    builder.abort();
+                long skipped = k == 0 ? 0 : c.source.skip(k * rows);
+                if (skipped >= 0) { // the source moved on by itself
+                    c.position = skipped;
+                    c.exhausted = skipped < k * rows;
+                } else {
+                    for (long skip = 0; skip < k && !c.exhausted; skip++) { // fast-forward: read and drop
+                        builder.begin(seq, epoch, rows);
+                        index = fill(c, rows);
+                        builder.abort();
+                    }
                 }
                 c.nextBatch = k;
             }

@@ -1,12 +1,10 @@
 package io.ringloader.adapters.arrow;
 
 import io.ringloader.data.IterableDataset;
-import io.ringloader.data.SampleWriter;
 import io.ringloader.data.WorkerContext;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.ipc.ArrowStreamReader;
-import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
 
 import java.io.IOException;
@@ -15,7 +13,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -72,36 +69,37 @@ public final class ArrowStreamDataset implements IterableDataset {
     /** One shard: record batches k, k + shardCount, ... of the files taken one after another, through a reader of its own. */
     @Override
     public SampleSource stream(WorkerContext ctx) {
-        return new SampleSource() {
+        return new RecordBatchSource() {
             private ArrowStreamReader reader;
             private int file = -1;
             private long batch = -1;
-            private ArrowRows current;
-            private int row;
 
             @Override
-            public boolean next(SampleWriter out) throws IOException {
-                while (true) {
-                    if (current != null && row < reader.getVectorSchemaRoot().getRowCount()) {
-                        current.write(row++, out);
-                        return true;
-                    }
+            protected int rowCount() throws IOException {
+                return reader.getVectorSchemaRoot().getRowCount();
+            }
+
+            @Override
+            protected boolean advance() throws IOException {
+                while (rows == null || row >= reader.getVectorSchemaRoot().getRowCount()) {
                     // The next record batch of this shard.
                     if (reader == null || !loadNext(reader, file)) {
                         close();
                         if (++file >= files.length) return false;
                         reader = reader(Path.of(files[file]), allocator);
-                        current = null;
+                        rows = null;
                         continue;
                     }
                     if (++batch % ctx.shardCount() != ctx.shardIndex()) continue;
-                    current = new ArrowRows(reader.getVectorSchemaRoot(), columns, Path.of(files[file]), (int) batch);
+                    rows = new ArrowRows(reader.getVectorSchemaRoot(), columns, Path.of(files[file]), (int) batch);
                     row = 0;
                 }
+                return true;
             }
 
             @Override
             public void close() throws IOException {
+                rows = null;
                 if (reader == null) return;
                 try {
                     reader.close();

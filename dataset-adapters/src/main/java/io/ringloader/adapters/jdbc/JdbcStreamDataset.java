@@ -82,6 +82,13 @@ public final class JdbcStreamDataset implements IterableDataset {
                 }
             }
 
+            /** Moves the cursor on without reading a column. */
+            @Override
+            public long skip(long n) throws SQLException {
+                for (long i = 0; i < n; i++) if (!rows.next()) return i;
+                return n;
+            }
+
             @Override
             public void close() throws SQLException {
                 try {

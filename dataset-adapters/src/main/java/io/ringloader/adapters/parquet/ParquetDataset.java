@@ -1,8 +1,8 @@
 package io.ringloader.adapters.parquet;
 
 import io.ringloader.adapters.arrow.ArrowRows;
+import io.ringloader.adapters.arrow.RecordBatchSource;
 import io.ringloader.data.IterableDataset;
-import io.ringloader.data.SampleWriter;
 import io.ringloader.data.WorkerContext;
 import org.apache.arrow.dataset.file.FileFormat;
 import org.apache.arrow.dataset.file.FileSystemDatasetFactory;
@@ -13,11 +13,9 @@ import org.apache.arrow.dataset.source.Dataset;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.ipc.ArrowReader;
-import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -73,21 +71,20 @@ public final class ParquetDataset implements IterableDataset {
     /** One shard: files k, k + shardCount, ..., scanned one after another with a native scanner of its own. */
     @Override
     public SampleSource stream(WorkerContext ctx) {
-        return new SampleSource() {
+        return new RecordBatchSource() {
             /** The current file's factory, dataset, scanner and reader, closed in reverse. */
             private final List<AutoCloseable> open = new ArrayList<>();
             private int file = ctx.shardIndex() - ctx.shardCount();
             private ArrowReader reader;
-            private ArrowRows rows;
-            private int row;
 
             @Override
-            public boolean next(SampleWriter out) throws IOException {
-                while (true) {
-                    if (rows != null && row < reader.getVectorSchemaRoot().getRowCount()) {
-                        rows.write(row++, out);
-                        return true;
-                    }
+            protected int rowCount() throws IOException {
+                return reader.getVectorSchemaRoot().getRowCount();
+            }
+
+            @Override
+            protected boolean advance() throws IOException {
+                while (rows == null || row >= reader.getVectorSchemaRoot().getRowCount()) {
                     if (reader != null && load(reader, file)) {
                         rows = new ArrowRows(reader.getVectorSchemaRoot(), columns, Path.of(java.net.URI.create(uris[file])), 0);
                         row = 0;
@@ -99,6 +96,7 @@ public final class ParquetDataset implements IterableDataset {
                     reader = scan(file, open);
                     rows = null;
                 }
+                return true;
             }
 
             @Override
@@ -112,6 +110,7 @@ public final class ParquetDataset implements IterableDataset {
                 }
                 open.clear();
                 reader = null;
+                rows = null;
             }
         };
     }

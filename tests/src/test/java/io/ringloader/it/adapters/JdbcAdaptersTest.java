@@ -33,7 +33,7 @@ class JdbcAdaptersTest {
     @TempDir
     Path dir;
 
-    private static void fill(Connection c, int rows) throws Exception {
+    static void fill(Connection c, int rows) throws Exception {
         try (Statement st = c.createStatement()) {
             st.execute("CREATE TABLE samples (id INTEGER PRIMARY KEY, x DOUBLE PRECISION, name TEXT, label INTEGER)");
         }

@@ -41,7 +41,7 @@ class ParquetAdapterTest {
     static final Schema SCHEMA = Columns.schema(Columns.int64("id"), Columns.float64("score"), Columns.utf8("name"));
 
     /** Writes rows [from, to) as Parquet into {@code out} (a folder) and returns the files written. */
-    private List<Path> parquet(Path out, int from, int to) throws Exception {
+    static List<Path> parquet(Path out, int from, int to) throws Exception {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (BufferAllocator a = new RootAllocator(); VectorSchemaRoot root = VectorSchemaRoot.create(SCHEMA, a);
              ArrowStreamWriter w = new ArrowStreamWriter(root, null, bytes)) {

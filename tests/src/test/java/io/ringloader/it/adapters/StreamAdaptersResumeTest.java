@@ -1,0 +1,96 @@
+package io.ringloader.it.adapters;
+
+import io.ringloader.adapters.arrow.ArrowStreamDataset;
+import io.ringloader.adapters.jdbc.JdbcStreamDataset;
+import io.ringloader.adapters.parquet.ParquetDataset;
+import io.ringloader.data.IterableDataset;
+import io.ringloader.loader.Batch;
+import io.ringloader.loader.DataLoader;
+import io.ringloader.loader.LoaderState;
+import io.ringloader.testkit.Isolated;
+import io.ringloader.worker.WorkerMode;
+import org.apache.arrow.vector.FieldVector;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Every stream adapter, read by shards of the dataset's own: the same batches for any number of workers,
+ * and a resume (which skips each shard to its position: whole record batches for Arrow and Parquet, the
+ * cursor for JDBC) that gives the batches of a run without a stop.
+ */
+@Isolated(timeout = "180s")
+class StreamAdaptersResumeTest {
+    @TempDir
+    Path dir;
+
+    private static List<String> take(Iterator<Batch> it, int n) {
+        List<String> out = new ArrayList<>();
+        while (out.size() < n && it.hasNext()) {
+            try (Batch b = it.next()) {
+                StringBuilder s = new StringBuilder("#" + b.index());
+                for (FieldVector v : b.root().getFieldVectors()) {
+                    for (int r = 0; r < v.getValueCount(); r++) {
+                        Object o = v.getObject(r);
+                        s.append(';').append(o instanceof byte[] bytes ? java.util.Arrays.toString(bytes) : String.valueOf(o));
+                    }
+                }
+                out.add(s.toString());
+            }
+        }
+        return out;
+    }
+
+    private static void resumesExactly(String what, IterableDataset ds, int batch, int at) {
+        List<String> clean;
+        try (DataLoader l = DataLoader.builder(ds).batchSize(batch).build()) {
+            clean = take(l.iterator(), Integer.MAX_VALUE);
+        }
+        assertThat(clean.size()).as("%s: batches in an epoch", what).isGreaterThan(at);
+        List<String> got = new ArrayList<>();
+        LoaderState state;
+        try (DataLoader l = DataLoader.builder(ds).batchSize(batch).numWorkers(3).build()) {
+            List<String> all = take(l.iterator(), Integer.MAX_VALUE);
+            assertThat(all).as("%s with 3 process workers", what).isEqualTo(clean);
+        }
+        try (DataLoader l = DataLoader.builder(ds).batchSize(batch).numWorkers(2).build()) {
+            got.addAll(take(l.iterator(), at));
+            state = l.state();
+        }
+        try (DataLoader l = DataLoader.builder(ds).batchSize(batch).numWorkers(1).mode(WorkerMode.THREAD).resumeFrom(state).build()) {
+            got.addAll(take(l.iterator(), Integer.MAX_VALUE));
+        }
+        assertThat(got).as("%s resumed after %d batches", what, at).isEqualTo(clean);
+    }
+
+    @Test
+    void arrowStreamsResumeExactly() throws Exception {
+        Path a = ArrowFiles.write(dir.resolve("a.arrows"), 0, 13, 40, true);
+        Path b = ArrowFiles.write(dir.resolve("b.arrows"), 1000, 7, 25, true);
+        resumesExactly("Arrow IPC streams", ArrowStreamDataset.of(List.of(a, b)), 16, 11);
+    }
+
+    @Test
+    void parquetResumesExactly() throws Exception {
+        List<Path> files = new ArrayList<>();
+        for (int f = 0; f < 10; f++) files.addAll(ParquetAdapterTest.parquet(dir.resolve("p" + f), 100 * f, 100 * f + 60 + 7 * f));
+        resumesExactly("Parquet", ParquetDataset.of(files), 16, 9);
+    }
+
+    @Test
+    void jdbcStreamsResumeExactly() throws Exception {
+        String url = "jdbc:sqlite:" + dir.resolve("samples.db");
+        try (Connection c = DriverManager.getConnection(url)) {
+            JdbcAdaptersTest.fill(c, 1000);
+        }
+        resumesExactly("a JDBC stream", JdbcStreamDataset.of(url, "SELECT id, x, name FROM samples", "id"), 24, 17);
+    }
+}
