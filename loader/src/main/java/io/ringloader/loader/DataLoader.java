@@ -192,11 +192,16 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
 
     /**
      * A sampler's type and parameters: a record says both in its toString(); of anything else, the class
-     * (a lambda's without the address part of its name, which changes from run to run).
+     * (a lambda's without the address part of its name, which changes from run to run). A long one (a
+     * subset's indices, say) is cut, with a digest of the whole, so that the state stays small.
      */
     static String describe(Object o) {
         String s = o instanceof Record ? o.toString() : o.getClass().getName();
-        return s.replaceAll("\\$\\$Lambda[/0-9a-fx]*", "\\$\\$Lambda").replaceAll("@[0-9a-f]{4,16}\\b", "");
+        s = s.replaceAll("\\$\\$Lambda[/0-9a-fx]*", "\\$\\$Lambda").replaceAll("@[0-9a-f]{4,16}\\b", "");
+        if (s.length() <= 160) return s;
+        long h = 0xcbf29ce484222325L; // FNV-1a
+        for (int i = 0; i < s.length(); i++) h = (h ^ s.charAt(i)) * 0x100000001b3L;
+        return s.substring(0, 120) + "... (" + s.length() + " chars, digest " + String.format("%016x", h) + ")";
     }
 
     // ------------------------------------------------------------------------------------ state

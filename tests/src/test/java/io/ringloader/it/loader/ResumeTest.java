@@ -166,6 +166,39 @@ class ResumeTest {
         }
     }
 
+    /** A sampler of your own with many parameters: a subset of the dataset, in a given order. */
+    record Picks(List<Long> picks) implements Sampler {
+        @Override
+        public long[] indices(long size, long seed, int epoch) {
+            return picks.stream().mapToLong(Long::longValue).toArray();
+        }
+    }
+
+    @Test
+    void aSamplerWithManyParametersStillGivesASmallStateThatResumes() {
+        List<Long> picks = new ArrayList<>();
+        for (long i = SAMPLES - 1; i >= 0; i -= 3) picks.add(i);
+        List<String> expected;
+        try (DataLoader l = DataLoader.builder(new Datasets.Numbers(SAMPLES)).batchSize(BATCH).sampler(new Picks(picks)).build()) {
+            expected = Batches.take(l.iterator(), Integer.MAX_VALUE);
+        }
+        List<String> got = new ArrayList<>();
+        LoaderState state;
+        try (DataLoader l = DataLoader.builder(new Datasets.Numbers(SAMPLES)).batchSize(BATCH).sampler(new Picks(picks)).numWorkers(2).build()) {
+            got.addAll(Batches.take(l.iterator(), 12));
+            state = l.state();
+        }
+        assertThat(state.toJson().length()).as(state.toJson()).isLessThan(1024);
+        try (DataLoader l = DataLoader.builder(new Datasets.Numbers(SAMPLES)).batchSize(BATCH).sampler(new Picks(picks)).resumeFrom(state).build()) {
+            got.addAll(Batches.take(l.iterator(), Integer.MAX_VALUE));
+        }
+        assertThat(got).isEqualTo(expected);
+        List<Long> other = new ArrayList<>(picks);
+        other.set(200, 1L);
+        assertThatThrownBy(() -> DataLoader.builder(new Datasets.Numbers(SAMPLES)).batchSize(BATCH).sampler(new Picks(other)).resumeFrom(state).build())
+                .hasMessageContaining("sampler: ");
+    }
+
     @Test
     void aStateThatDoesNotMatchTheLoaderIsRefusedNamingTheField() {
         LoaderState state;
