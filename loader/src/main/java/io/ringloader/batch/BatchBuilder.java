@@ -72,6 +72,8 @@ public final class BatchBuilder implements SampleWriter {
     /** The global shard of the stream being read, or -1 (a map-style dataset). */
     private int streamShard = -1;
     private long written;
+    /** The columns this row set null, for {@link #dropRow}. */
+    private long nulled;
     private SplittableRandom random;
 
     public BatchBuilder(SpscRing ring, BatchLayout layout, int workerId) {
@@ -216,6 +218,28 @@ public final class BatchBuilder implements SampleWriter {
         row = rows;
         sampleIndex = index;
         written = 0;
+        nulled = 0;
+        random = null;
+    }
+
+    /**
+     * Forgets the row begun with {@link #beginRow}, whatever of it was written (a sample that threw, when
+     * it is to be skipped): its null marks are undone and the bytes it appended to variable-length
+     * columns are given back; fixed-width slots are written over by the next row.
+     */
+    public void dropRow() {
+        for (int c = 0; c < columns.length; c++) {
+            long bit = 1L << c;
+            if ((written & bit) == 0) continue;
+            if ((nulled & bit) != 0) {
+                long at = validity[c] + (row >>> 3);
+                record.set(JAVA_BYTE, at, (byte) (record.get(JAVA_BYTE, at) | (1 << (row & 7))));
+                nullCount[c]--;
+            }
+            if (columns[c].kind() == ColumnLayout.Kind.VARIABLE) varUsed[c] = record.get(JAVA_INT, offsets[c] + 4L * row);
+        }
+        written = 0;
+        nulled = 0;
         random = null;
     }
 
@@ -455,6 +479,7 @@ public final class BatchBuilder implements SampleWriter {
             throw new IllegalArgumentException("sample " + sampleIndex + ": tensor column '" + col.name() + "' cannot be null");
         }
         mark(c);
+        nulled |= 1L << c;
         if (nullCount[c]++ == 0) {
             // First null of the batch: only now does the column need a validity bitmap.
             record.asSlice(validity[c], BatchLayout.bitmapBytes(capacityRows)).fill((byte) -1);

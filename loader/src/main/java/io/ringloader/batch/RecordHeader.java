@@ -49,7 +49,7 @@ public final class RecordHeader {
     public static final int END = 4;
     /**
      * A sample of batch {@code seq} that threw and was left out ({@code onSampleError(SKIP)}): its index in
-     * {@code sampleIndex}, the failure in the body as for ERROR. Sent before the batch it was left out of.
+     * {@code sampleIndex}, the failure in the body as for ERROR.
      */
     public static final int SKIPPED = 5;
 
@@ -77,7 +77,10 @@ public final class RecordHeader {
         return seq & ((1L << 40) - 1);
     }
 
-    // FLAGS of a BATCH_REQUEST
-    /** Leave a sample whose read throws out of its batch (send SKIPPED for it) instead of failing the batch. */
+    // FLAGS of a BATCH_REQUEST or STREAM_REQUEST
+    /**
+     * Leave a sample whose read throws out of its batch, and say so in a SKIPPED record, instead of failing
+     * the batch. (A map batch's SKIPPED records come before it, a stream batch's right after it.)
+     */
     public static final int FLAG_SKIP_FAILED_SAMPLES = 1;
 }

@@ -158,10 +158,6 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
                 throw new IllegalArgumentException("a streaming (iterable) dataset has no sampler: its workers read their shards in order."
                         + " Drop shuffle/sampler/batchSampler, or make it a MapDataset.");
             }
-            if (b.onSampleError == SampleErrorPolicy.SKIP) {
-                throw new IllegalArgumentException("onSampleError(SKIP) is for map-style datasets: a stream's position is counted in whole"
-                        + " batches, which a skipped sample would shorten. Skip bad records inside the stream's SampleSource, or use FAIL.");
-            }
             batchSampler = null;
         }
         long estimate = RecordHeader.LENGTH + layout.metaReserve() + layout.fixedBodyBytes(b.batchSize)

@@ -41,6 +41,10 @@ final class StreamEpoch extends Epoch {
     private final long[] base;
     private final int window;
     private Batch next;
+    /** The samples skipped (onSampleError SKIP), by address and position: a successor may report one again. */
+    private final java.util.Set<String> skippedSamples = new java.util.HashSet<>();
+    private io.ringloader.worker.WorkerFailure lastSkipped;
+    private long samplesDelivered;
 
     StreamEpoch(DataLoader loader, int epoch, WorkerSet ws, LoaderState resume) {
         super(loader, epoch, ws);
@@ -59,7 +63,8 @@ final class StreamEpoch extends Epoch {
         this.base = delivered.clone();
         this.startRound = delivered.clone();
         this.window = ws.size() * settings.prefetch();
-        this.inFlight = new InFlight(this, ws, this::what, true, (worker, seq) -> worker.requestStream(epoch, seq, settings.batchSize()));
+        int flags = settings.skipFailedSamples() ? RecordHeader.FLAG_SKIP_FAILED_SAMPLES : 0;
+        this.inFlight = new InFlight(this, ws, this::what, true, (worker, seq) -> worker.requestStream(epoch, seq, settings.batchSize(), flags));
         // The first address to ask for: the lowest (round, shard) not delivered of a shard not ended.
         long first = Long.MAX_VALUE;
         for (int s = 0; s < shards; s++) if (!ended[s]) first = Math.min(first, delivered[s]);
@@ -155,6 +160,7 @@ final class StreamEpoch extends Epoch {
             }
             long k = RecordHeader.streamBatch(seq);
             Batch b = kept != null ? toHeldBatch(worker, r, k, null) : toBatch(worker, r, k, null);
+            samplesDelivered += b.size();
             synchronized (this) {
                 delivered[s]++;
                 deliveryOrder.add(s);
@@ -169,8 +175,35 @@ final class StreamEpoch extends Epoch {
         // Every address asked for is answered: the epoch ends when every shard has, or a slot has no worker.
         int gone = inFlight.anyLost();
         if (gone >= 0) throw fail(inFlight.lost(gone));
+        long limit = settings.maxSkipped(samplesDelivered + skippedSamples.size());
+        if (skippedSamples.size() > limit) throw fail(tooManySkipped(limit));
         finish();
         return null;
+    }
+
+    // ------------------------------------------------------------------------------ skipped samples
+
+    /**
+     * A sample of batch {@code seq} that its worker left out: logged and counted once (a successor that
+     * builds the batch again reports it again). A count limit ({@code maxSkipped(n)}) fails the epoch as soon
+     * as it is passed; a fraction, at the end of the epoch, when the stream's length is known.
+     */
+    @Override
+    void skipped(Worker w, long seq, io.ringloader.worker.WorkerFailure failure) {
+        if (!skippedSamples.add(seq + ":" + failure.sampleIndex())) return;
+        lastSkipped = failure;
+        DataLoader.LOG.warn("ringloader: skipped sample {} of {} (onSampleError SKIP): {}", failure.sampleIndex(), what(seq), failure.summary());
+        loader.counters().skipped(1);
+        if (settings.maxSkippedCount() >= 0 && skippedSamples.size() > settings.maxSkippedCount()) {
+            throw fail(tooManySkipped(settings.maxSkippedCount()));
+        }
+    }
+
+    private SampleReadException tooManySkipped(long limit) {
+        return new SampleReadException(skippedSamples.size() + " samples of epoch " + epoch + " failed and were skipped, more than the "
+                + limit + " that maxSkipped allows (" + settings.describeMaxSkipped() + "): the dataset looks broken. The last was sample "
+                + lastSkipped.sampleIndex() + ": " + lastSkipped.summary(), -1, -1, lastSkipped.sampleIndex(),
+                lastSkipped.cause(getClass().getClassLoader()));
     }
 
     // ------------------------------------------------------------------------------ state

@@ -176,10 +176,16 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
         requests.commit(pos);
     }
 
-    /** Sends a request: batch {@code seq} ({@link RecordHeader#streamSeq}: shard and k) of up to {@code rows} samples (streaming). */
-    public void requestStream(int epoch, long seq, int rows) throws InterruptedException {
+    /**
+     * Sends a request: batch {@code seq} ({@link RecordHeader#streamSeq}: shard and k) of a streaming
+     * dataset, the shard's samples {@code k * rows} to {@code (k + 1) * rows - 1}; {@code flags} as for
+     * {@link #requestBatch}.
+     */
+    public void requestStream(int epoch, long seq, int rows, int flags) throws InterruptedException {
         long pos = claimRequest(RecordHeader.LENGTH);
-        header(requests.payload(pos), RecordHeader.STREAM_REQUEST, epoch, seq, rows);
+        MemorySegment r = requests.payload(pos);
+        header(r, RecordHeader.STREAM_REQUEST, epoch, seq, rows);
+        r.set(JAVA_INT, RecordHeader.FLAGS, flags);
         requests.commit(pos);
     }
 

@@ -13,8 +13,10 @@ import io.ringloader.ring.RingRecord;
 import io.ringloader.ring.SpscRing;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -170,7 +172,8 @@ final class WorkerLoop implements AutoCloseable {
         int rows = request.get(JAVA_INT, RecordHeader.ROWS);
         switch (kind) {
             case RecordHeader.BATCH_REQUEST -> buildBatch((MapDataset) dataset, request, epoch, seq, rows);
-            case RecordHeader.STREAM_REQUEST -> streamBatch((IterableDataset) dataset, epoch, seq, rows);
+            case RecordHeader.STREAM_REQUEST -> streamBatch((IterableDataset) dataset, epoch, seq, rows,
+                    (request.get(JAVA_INT, RecordHeader.FLAGS) & RecordHeader.FLAG_SKIP_FAILED_SAMPLES) != 0);
             case RecordHeader.STOP -> {
                 return false;
             }
@@ -228,13 +231,16 @@ final class WorkerLoop implements AutoCloseable {
      * samples of the shard from sample {@code k * rows}. A shard is read on from where this worker left
      * it; one it was not reading, or left elsewhere (it replaces a lost worker, or the loader resumes), is
      * started afresh and its first {@code k * rows} samples are read and dropped, so the batch is the same
-     * whoever builds it. A shard at its end answers END.
+     * whoever builds it. A shard at its end answers END. With {@code skipFailed}, a sample whose read throws
+     * takes its position in the shard but not a row of the batch, and a SKIPPED record after the batch says
+     * which it was.
      */
-    private void streamBatch(IterableDataset iterable, int epoch, long seq, int rows) throws InterruptedException {
+    private void streamBatch(IterableDataset iterable, int epoch, long seq, int rows, boolean skipFailed) throws InterruptedException {
         long t0 = System.nanoTime();
         int shard = RecordHeader.streamShard(seq);
         long k = RecordHeader.streamBatch(seq);
         long index = -1;
+        List<WorkerFailure> failed = null;
         try {
             if (epoch != cursorEpoch) {
                 closeCursors();
@@ -256,7 +262,7 @@ final class WorkerLoop implements AutoCloseable {
                 } else {
                     for (long skip = 0; skip < k && !c.exhausted; skip++) { // fast-forward: read and drop
                         builder.begin(seq, epoch, rows);
-                        index = fill(c, rows);
+                        index = fill(c, rows, skipFailed, null);
                         builder.abort();
                     }
                 }
@@ -269,7 +275,8 @@ final class WorkerLoop implements AutoCloseable {
             }
             builder.setStreamContext(c.context);
             builder.begin(seq, epoch, rows);
-            index = fill(c, rows);
+            failed = skipFailed ? new ArrayList<>() : null;
+            index = fill(c, rows, skipFailed, failed);
             c.nextBatch++;
             if (c.exhausted) c.close(); // its cursor stays, to answer END
         } catch (RingClosedException | PeerDiedException e) {
@@ -280,11 +287,15 @@ final class WorkerLoop implements AutoCloseable {
             builder.send(RecordHeader.ERROR, epoch, seq, index, WorkerFailure.of("read", index, t).toBytes());
             return;
         }
-        if (builder.rows() == 0) {
+        Cursor c = cursors.get(shard);
+        if (builder.rows() == 0 && c.exhausted && (failed == null || failed.isEmpty())) {
             builder.abort();
             builder.send(RecordHeader.END, epoch, seq, -1, new byte[0]);
-        } else {
-            builder.commit(System.nanoTime() - t0);
+            return;
+        }
+        builder.commit(System.nanoTime() - t0); // a batch whose every sample failed is an empty one, not the end
+        if (failed != null) {
+            for (WorkerFailure f : failed) builder.send(RecordHeader.SKIPPED, epoch, seq, f.sampleIndex(), f.toBytes());
         }
     }
 
@@ -296,20 +307,35 @@ final class WorkerLoop implements AutoCloseable {
         control.set(JAVA_LONG, WorkerSegment.READING_OFFSET, index);
     }
 
-    /** Reads up to {@code rows} samples of {@code c} into the open batch; returns the last sample's index. */
-    private long fill(Cursor c, int rows) throws Exception {
+    /**
+     * Reads the next {@code rows} positions of {@code c} into the open batch (fewer at the shard's end);
+     * returns the last sample's index. With {@code skipFailed}, a sample that throws is dropped from the
+     * batch and noted in {@code failed} (when not null), and its position is passed all the same.
+     */
+    private long fill(Cursor c, int rows, boolean skipFailed, List<WorkerFailure> failed) throws Exception {
         long index = -1;
-        while (builder.rows() < rows) {
+        for (int i = 0; i < rows; i++) {
             index = c.position;
             builder.beginRow(index);
             reading(index);
-            boolean more = c.source.next(builder);
-            reading(-1);
+            boolean more;
+            try {
+                more = c.source.next(builder);
+                if (more) builder.endRow();
+            } catch (RingClosedException | PeerDiedException e) {
+                throw e;
+            } catch (Throwable t) {
+                if (!skipFailed) throw t;
+                builder.dropRow();
+                if (failed != null) failed.add(WorkerFailure.of("read", index, t));
+                more = true;
+            } finally {
+                reading(-1);
+            }
             if (!more) {
                 c.exhausted = true;
                 break;
             }
-            builder.endRow();
             c.position++;
         }
         return index;

@@ -381,4 +381,29 @@ final class Datasets {
             };
         }
     }
+
+    /**
+     * {@code perShard} samples in every shard (shard, position, a tag string); the sample at position p of
+     * shard s throws when {@code s * 1000 + p} is in {@code broken}, after writing half of itself.
+     */
+    record BrokenStream(long perShard, java.util.Set<Long> broken) implements IterableDataset {
+        @Override
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.int32("shard"), Columns.utf8("tag"), Columns.int64("position"));
+        }
+
+        @Override
+        public SampleSource stream(WorkerContext ctx) {
+            long[] next = {0};
+            return out -> {
+                if (next[0] == perShard) return false;
+                long p = next[0]++;
+                out.setInt(0, ctx.shardIndex());
+                out.setString(1, (p % 3 == 0 ? "x" : "tag-") + ctx.shardIndex() + "-" + p);
+                if (broken.contains(ctx.shardIndex() * 1000L + p)) throw new java.io.IOException("record " + p + " is damaged (on purpose)");
+                out.setLong(2, p);
+                return true;
+            };
+        }
+    }
 }

@@ -120,6 +120,39 @@ class StreamTest {
     }
 
     @Test
+    void aStreamSkipsBrokenSamplesTheSameForAnyWorkersAndResumesPastThem() {
+        java.util.Set<Long> broken = java.util.Set.of(3L, 1_017L, 1_018L, 5_000L, 7_039L, 2_010L, 2_011L, 2_012L);
+        java.util.function.IntFunction<DataLoader.Builder> b = workers -> DataLoader.builder(new Datasets.BrokenStream(40, broken))
+                .batchSize(8).numWorkers(workers).onSampleError(io.ringloader.loader.SampleErrorPolicy.SKIP).maxSkipped(10);
+        List<String> reference;
+        try (DataLoader l = b.apply(0).build()) {
+            reference = Batches.take(l.iterator(), Integer.MAX_VALUE);
+            assertThat(l.stats().samplesSkipped()).isEqualTo(broken.size());
+            assertThat(l.stats().samples()).isEqualTo(8 * 40 - broken.size());
+        }
+        assertThat(String.join("", reference)).as("the dropped samples left nothing behind").doesNotContain("x1-18").doesNotContain("tag-1-17")
+                .contains("tag-1-16;tag-1-19;").contains("x1-15;");
+        try (DataLoader l = b.apply(3).build()) {
+            assertThat(Batches.take(l.iterator(), Integer.MAX_VALUE)).as("3 process workers").isEqualTo(reference);
+            assertThat(l.stats().samplesSkipped()).isEqualTo(broken.size());
+        }
+        List<String> got = new ArrayList<>();
+        LoaderState state;
+        try (DataLoader l = b.apply(2).mode(WorkerMode.THREAD).build()) {
+            got.addAll(Batches.take(l.iterator(), 17));
+            state = l.state();
+        }
+        try (DataLoader l = b.apply(1).resumeFrom(state).build()) {
+            got.addAll(Batches.take(l.iterator(), Integer.MAX_VALUE));
+        }
+        assertThat(got).as("resumed after 17 batches").isEqualTo(reference);
+        try (DataLoader l = b.apply(2).maxSkipped(4).build()) {
+            assertThatThrownBy(() -> Batches.take(l.iterator(), Integer.MAX_VALUE)).isInstanceOf(io.ringloader.loader.SampleReadException.class)
+                    .hasMessageContaining("more than the 4 that maxSkipped allows").hasMessageContaining("is damaged (on purpose)");
+        }
+    }
+
+    @Test
     void aStreamStateDoesNotResumeAnotherShardCount() {
         LoaderState state;
         try (DataLoader l = builder(0, WorkerMode.INLINE).build()) {
