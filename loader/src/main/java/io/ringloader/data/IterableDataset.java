@@ -27,7 +27,8 @@ public non-sealed interface IterableDataset extends Dataset {
 
         /**
          * Moves past the next {@code n} samples without writing them, for a shard started at a position (a
-         * resumed loader, a replaced worker); returns how many there were, fewer at the shard's end. A
+         * resumed loader, a replaced worker); returns how many there were, fewer at the shard's end (a
+         * source that seeks and cannot tell returns {@code n}: its next {@code next()} finds the end). A
          * source that can seek, or skip cheaply (whole record batches by their row counts, say), says so
          * here; the default, -1, has the worker read the samples and drop them.
          */

@@ -56,23 +56,36 @@ public final class JdbcStreamDataset implements IterableDataset {
         connection = JdbcDataset.connect(url, properties);
     }
 
-    /** One shard's scan: its own statement and result set on the worker's connection, closed when the worker is done with it. */
+    /**
+     * One shard's scan: its own statement and result set on the worker's connection, closed when the
+     * worker is done with it. Started at a position (a resumed loader, a replaced worker), it seeks in the
+     * database: SQLite and PostgreSQL skip the rows before it with OFFSET, so they never reach the worker;
+     * other databases move the cursor past them.
+     */
     @Override
-    public SampleSource stream(WorkerContext ctx) throws SQLException {
+    public SampleSource stream(WorkerContext ctx) {
         int n = ctx.shardCount();
-        PreparedStatement statement = connection.prepareStatement("SELECT * FROM (" + query + ") AS q WHERE ((q." + shardColumn + " % " + n
-                + ") + " + n + ") % " + n + " = " + ctx.shardIndex() + " ORDER BY q." + shardColumn);
-        ResultSet rows;
-        try {
-            rows = statement.executeQuery();
-        } catch (SQLException e) {
-            statement.close();
-            throw e;
-        }
+        String shardQuery = "SELECT * FROM (" + query + ") AS q WHERE ((q." + shardColumn + " % " + n + ") + " + n + ") % " + n
+                + " = " + ctx.shardIndex() + " ORDER BY q." + shardColumn;
         return new SampleSource() {
+            private PreparedStatement statement;
+            private ResultSet rows;
+
+            private void execute(long offset) throws SQLException {
+                String sql = offset == 0 ? shardQuery : shardQuery + offsetClause(offset);
+                statement = connection.prepareStatement(sql);
+                try {
+                    rows = statement.executeQuery();
+                } catch (SQLException e) {
+                    close();
+                    throw e;
+                }
+            }
+
             @Override
             public boolean next(SampleWriter out) throws SQLException {
                 try {
+                    if (rows == null) execute(0);
                     if (!rows.next()) return false;
                     columns.write(rows, out);
                     return true;
@@ -82,22 +95,36 @@ public final class JdbcStreamDataset implements IterableDataset {
                 }
             }
 
-            /** Moves the cursor on without reading a column. */
+            /** Before the first row, OFFSET where the database has it (the count is then n; next() finds the end); else the cursor. */
             @Override
-            public long skip(long n) throws SQLException {
-                for (long i = 0; i < n; i++) if (!rows.next()) return i;
-                return n;
+            public long skip(long count) throws SQLException {
+                if (rows == null && offsetClause(count) != null) {
+                    execute(count);
+                    return count;
+                }
+                if (rows == null) execute(0);
+                for (long i = 0; i < count; i++) if (!rows.next()) return i;
+                return count;
             }
 
             @Override
             public void close() throws SQLException {
                 try {
-                    rows.close();
+                    if (rows != null) rows.close();
                 } finally {
-                    statement.close();
+                    rows = null;
+                    if (statement != null) statement.close();
+                    statement = null;
                 }
             }
         };
+    }
+
+    /** " OFFSET n" in this database's words, or null where it has none that works without a LIMIT. */
+    private String offsetClause(long offset) {
+        if (url.startsWith("jdbc:sqlite:")) return " LIMIT -1 OFFSET " + offset;
+        if (url.startsWith("jdbc:postgresql:")) return " OFFSET " + offset;
+        return null;
     }
 
     @Override

@@ -24,8 +24,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Every stream adapter, read by shards of the dataset's own: the same batches for any number of workers,
- * and a resume (which skips each shard to its position: whole record batches for Arrow and Parquet, the
- * cursor for JDBC) that gives the batches of a run without a stop.
+ * and a resume (which skips each shard to its position: whole record batches for Arrow and Parquet,
+ * OFFSET in the database for JDBC) that gives the batches of a run without a stop.
  */
 @Isolated(timeout = "180s")
 class StreamAdaptersResumeTest {
@@ -86,11 +86,17 @@ class StreamAdaptersResumeTest {
     }
 
     @Test
-    void jdbcStreamsResumeExactly() throws Exception {
+    void jdbcStreamsResumeExactlySeekingWithOffset() throws Exception {
         String url = "jdbc:sqlite:" + dir.resolve("samples.db");
         try (Connection c = DriverManager.getConnection(url)) {
             JdbcAdaptersTest.fill(c, 1000);
         }
-        resumesExactly("a JDBC stream", JdbcStreamDataset.of(url, "SELECT id, x, name FROM samples", "id"), 24, 17);
+        resumesExactly("a SQLite stream", JdbcStreamDataset.of(url, "SELECT id, x, name FROM samples", "id"), 24, 17);
+        try (PostgresServer pg = PostgresServer.start()) {
+            try (Connection c = DriverManager.getConnection(pg.url())) {
+                JdbcAdaptersTest.fill(c, 1000);
+            }
+            resumesExactly("a PostgreSQL stream", JdbcStreamDataset.of(pg.url(), "SELECT id, x, name FROM samples", "id"), 24, 23);
+        }
     }
 }
