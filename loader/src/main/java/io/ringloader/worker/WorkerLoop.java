@@ -185,12 +185,42 @@ final class WorkerLoop implements AutoCloseable {
     private void buildBatch(MapDataset map, MemorySegment request, int epoch, long seq, int rows) throws InterruptedException {
         long t0 = System.nanoTime();
         if (seq == 0) WorkerMain.trace("first request");
-        boolean skipFailed = (request.get(JAVA_INT, RecordHeader.FLAGS) & RecordHeader.FLAG_SKIP_FAILED_SAMPLES) != 0;
-        long[] indices = request.asSlice(RecordHeader.LENGTH, 8L * rows).toArray(JAVA_LONG);
         builder.setContext(context.withEpoch(epoch));
-        // With skipFailed, a sample that throws is reported (SKIPPED) and the batch is built again without
-        // it: its record is already half written, and rebuilding is simpler than unwinding every column.
-        // Failures are rare, and a sample reads the same the second time (its random stream is its own).
+        if ((request.get(JAVA_INT, RecordHeader.FLAGS) & RecordHeader.FLAG_SKIP_FAILED_SAMPLES) != 0) {
+            if (!buildSkipping(map, request, epoch, seq, rows)) return;
+        } else {
+            builder.begin(seq, epoch, rows);
+            long index = -1;
+            try {
+                for (int r = 0; r < rows; r++) {
+                    index = request.get(JAVA_LONG, RecordHeader.LENGTH + 8L * r);
+                    builder.beginRow(index);
+                    reading(index);
+                    map.read(index, builder);
+                    builder.endRow();
+                }
+            } catch (RingClosedException | PeerDiedException e) {
+                throw e;
+            } catch (Throwable t) {
+                reading(-1);
+                builder.abort();
+                builder.send(RecordHeader.ERROR, epoch, seq, index, WorkerFailure.of("read", index, t).toBytes());
+                return;
+            }
+            reading(-1);
+        }
+        builder.commit(System.nanoTime() - t0);
+        if (seq == 0) WorkerMain.trace("first batch committed");
+    }
+
+    /**
+     * {@link #buildBatch} with onSampleError(SKIP): a sample that throws is reported (SKIPPED) and the batch
+     * is built again without it: its record is already half written, and rebuilding is simpler than
+     * unwinding every column. Failures are rare, and a sample reads the same the second time (its random
+     * stream is its own). False if the batch failed for another reason (an ERROR was sent).
+     */
+    private boolean buildSkipping(MapDataset map, MemorySegment request, int epoch, long seq, int rows) throws InterruptedException {
+        long[] indices = request.asSlice(RecordHeader.LENGTH, 8L * rows).toArray(JAVA_LONG);
         BitSet skipped = null;
         while (true) {
             builder.begin(seq, epoch, rows);
@@ -207,23 +237,21 @@ final class WorkerLoop implements AutoCloseable {
                     builder.endRow();
                 }
                 reading(-1);
-                break;
+                return true;
             } catch (RingClosedException | PeerDiedException e) {
                 throw e;
             } catch (Throwable t) {
                 reading(-1);
                 builder.abort();
-                if (!skipFailed || row < 0) { // a failure outside any sample (the ring) is never skipped
+                if (row < 0) { // a failure outside any sample (the ring) is never skipped
                     builder.send(RecordHeader.ERROR, epoch, seq, index, WorkerFailure.of("read", index, t).toBytes());
-                    return;
+                    return false;
                 }
                 builder.send(RecordHeader.SKIPPED, epoch, seq, index, WorkerFailure.of("read", index, t).toBytes());
                 if (skipped == null) skipped = new BitSet(rows);
                 skipped.set(row);
             }
         }
-        builder.commit(System.nanoTime() - t0);
-        if (seq == 0) WorkerMain.trace("first batch committed");
     }
 
     /**
