@@ -77,8 +77,8 @@ abstract sealed class Epoch implements Iterator<Batch> permits MapEpoch, StreamE
 
     /**
      * A worker was lost while the trainer needed it: it died, or hung and was killed. Thrown inside the
-     * epoch only: a map epoch replaces the worker and asks its successor again, a stream epoch fails
-     * with {@link #error}.
+     * epoch only, where {@link InFlight#recover} gives its slot a successor, or keeps {@link #error} for
+     * the slot's next batch.
      */
     static final class WorkerLost extends RuntimeException {
         final Worker worker;
@@ -91,11 +91,8 @@ abstract sealed class Epoch implements Iterator<Batch> permits MapEpoch, StreamE
         }
     }
 
-    /** A sample of batch {@code seq} that {@code w} skipped ({@code onSampleError(SKIP)}); a stream epoch has none. */
-    void skipped(Worker w, long seq, WorkerFailure failure) {
-        throw fail(new SampleReadException("sample " + failure.sampleIndex() + " failed in " + w.describe() + ": " + failure.summary(),
-                w.id(), w.pid(), failure.sampleIndex(), failure.cause(w.classLoader())));
-    }
+    /** A sample of batch {@code seq} that {@code w} left out ({@code onSampleError(SKIP)}). */
+    abstract void skipped(Worker w, long seq, WorkerFailure failure);
 
     /**
      * The next record of this epoch from {@code w}, waiting up to {@code waitNanos}; null on timeout.
