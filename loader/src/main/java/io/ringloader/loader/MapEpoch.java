@@ -43,6 +43,8 @@ final class MapEpoch extends Epoch {
     private int remaining;
     /** The next batch to send (skipping delivered ones). */
     private int cursor;
+    /** The lowest batch not delivered: the one due next in sampler order (kept, not searched for from 0 each batch). */
+    private int due;
     /** Batches asked for and not yet delivered. */
     private int outstanding;
     /** Per batch, the samples its worker skipped (onSampleError(SKIP)), by sample index. */
@@ -68,6 +70,7 @@ final class MapEpoch extends Epoch {
         this.remaining = batches.size() - base.cardinality();
         this.deliveryOrder = new int[remaining];
         this.cursor = delivered.nextClearBit(0);
+        this.due = cursor;
         this.samplesInEpoch = batches.stream().mapToLong(b -> b.length).sum();
         this.inFlight = new InFlight(this, ws, k -> what((int) k), false,
                 (worker, k) -> worker.requestBatch(epoch, k, batches.get((int) k), requestFlags));
@@ -100,6 +103,7 @@ final class MapEpoch extends Epoch {
         synchronized (this) {
             delivered.set(k);
             deliveryOrder[taken++] = k;
+            if (k == due) due = delivered.nextClearBit(due);
         }
         outstanding--;
         remaining--;
@@ -154,7 +158,7 @@ final class MapEpoch extends Epoch {
     }
 
     private Batch nextInOrder(long waitFrom) {
-        int k = delivered.nextClearBit(0);
+        int k = due;
         InFlight.Salvaged s = inFlight.takeSalvaged(k);
         if (s != null) return toHeldBatch(s.worker(), s.record(), k, indicesOf(k));
         int w = k % ws.size();
@@ -188,19 +192,19 @@ final class MapEpoch extends Epoch {
             for (int i = 0; i < n; i++) {
                 int w = (rotor + i) % n;
                 if (inFlight.pending(w).isEmpty()) continue;
-                int due = Math.toIntExact(inFlight.pending(w).peek());
-                RingRecord r = poll(ws.get(w), 0, () -> what(due));
+                int oldest = Math.toIntExact(inFlight.pending(w).peek());
+                RingRecord r = poll(ws.get(w), 0, () -> what(oldest));
                 if (r != null) return deliver(w, r);
             }
             // Nothing yet: sleep on the first busy worker's ring for a moment, then look at all again.
             int w = rotor % n;
             while (inFlight.pending(w).isEmpty()) w = (w + 1) % n;
-            int due = Math.toIntExact(inFlight.pending(w).peek());
-            RingRecord r = poll(ws.get(w), TimeUnit.MILLISECONDS.toNanos(1), () -> what(due));
+            int oldest = Math.toIntExact(inFlight.pending(w).peek());
+            RingRecord r = poll(ws.get(w), TimeUnit.MILLISECONDS.toNanos(1), () -> what(oldest));
             if (r != null) return deliver(w, r);
             if (System.nanoTime() - waitFrom > settings.timeout().toNanos()) {
                 Worker worker = ws.get(w);
-                throw new WorkerLost(worker, WorkerErrors.hung(worker, what(due), settings.timeout()));
+                throw new WorkerLost(worker, WorkerErrors.hung(worker, what(oldest), settings.timeout()));
             }
         }
     }

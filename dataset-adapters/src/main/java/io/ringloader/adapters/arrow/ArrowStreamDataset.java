@@ -70,14 +70,8 @@ public final class ArrowStreamDataset implements IterableDataset {
     @Override
     public SampleSource stream(WorkerContext ctx) {
         return new RecordBatchSource() {
-            private ArrowStreamReader reader;
             private int file = -1;
             private long batch = -1;
-
-            @Override
-            protected int rowCount() throws IOException {
-                return reader.getVectorSchemaRoot().getRowCount();
-            }
 
             @Override
             protected boolean advance() throws IOException {
@@ -110,7 +104,7 @@ public final class ArrowStreamDataset implements IterableDataset {
         };
     }
 
-    private boolean loadNext(ArrowStreamReader reader, int file) {
+    private boolean loadNext(org.apache.arrow.vector.ipc.ArrowReader reader, int file) {
         try {
             return reader.loadNextBatch();
         } catch (IOException | RuntimeException e) {

@@ -3,6 +3,8 @@ package io.ringloader.adapters.arrow;
 import io.ringloader.data.IterableDataset;
 import io.ringloader.data.SampleWriter;
 
+import org.apache.arrow.vector.ipc.ArrowReader;
+
 import java.io.IOException;
 
 /**
@@ -11,6 +13,8 @@ import java.io.IOException;
  * a row. A subclass says how to get to the next batch of its shard.
  */
 public abstract class RecordBatchSource implements IterableDataset.SampleSource {
+    /** The reader of the current file (an IPC stream's, a Parquet scanner's), or null between files. */
+    protected ArrowReader reader;
     /** The current record batch's rows, or null before the first and after the end. */
     protected ArrowRows rows;
     /** The next row of {@link #rows} to hand out. */
@@ -19,8 +23,6 @@ public abstract class RecordBatchSource implements IterableDataset.SampleSource 
     /** Makes {@link #rows} a record batch of this shard with a row left at {@link #row}; false at the shard's end. */
     protected abstract boolean advance() throws IOException;
 
-    /** Rows in the current record batch. */
-    protected abstract int rowCount() throws IOException;
 
     @Override
     public final boolean next(SampleWriter out) throws IOException {
@@ -33,7 +35,7 @@ public abstract class RecordBatchSource implements IterableDataset.SampleSource 
     public final long skip(long n) throws IOException {
         long skipped = 0;
         while (skipped < n && advance()) {
-            int take = (int) Math.min(n - skipped, rowCount() - row);
+            int take = (int) Math.min(n - skipped, reader.getVectorSchemaRoot().getRowCount() - row);
             row += take;
             skipped += take;
         }

@@ -75,12 +75,6 @@ public final class ParquetDataset implements IterableDataset {
             /** The current file's factory, dataset, scanner and reader, closed in reverse. */
             private final List<AutoCloseable> open = new ArrayList<>();
             private int file = ctx.shardIndex() - ctx.shardCount();
-            private ArrowReader reader;
-
-            @Override
-            protected int rowCount() throws IOException {
-                return reader.getVectorSchemaRoot().getRowCount();
-            }
 
             @Override
             protected boolean advance() throws IOException {

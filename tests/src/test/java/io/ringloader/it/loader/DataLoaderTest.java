@@ -342,14 +342,9 @@ class DataLoaderTest {
     }
 
     /** Holds its socket in a holder, where a direct field check would not see it. */
-    record Wrapped(java.util.concurrent.atomic.AtomicReference<Socket> holder, List<Object> more) implements MapDataset {
+    record Wrapped(java.util.concurrent.atomic.AtomicReference<Socket> holder, List<Object> more) implements Datasets.LikeIds {
         @Override
-        public Schema sampleSchema() {
-            return Columns.schema(Columns.int64("id"));
-        }
-
-        @Override
-        public long size() {
+        public long n() {
             return 1;
         }
 
