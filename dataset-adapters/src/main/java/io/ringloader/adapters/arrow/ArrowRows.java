@@ -67,6 +67,11 @@ public final class ArrowRows implements AutoCloseable {
         SchemaLayout.of(schema);
     }
 
+    /** The rows of the record batch. */
+    public int rowCount() {
+        return root.getRowCount();
+    }
+
     public void write(int row, SampleWriter out) {
         for (int c = 0; c < vectors.length; c++) {
             FieldVector v = vectors[c];

@@ -4,21 +4,22 @@ import io.ringloader.data.IterableDataset;
 import io.ringloader.data.WorkerContext;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
-import org.apache.arrow.vector.ipc.ArrowStreamReader;
+import org.apache.arrow.vector.VectorLoader;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 
 /**
  * Arrow IPC streams (the stream format, {@code .arrows}), read front to back, as a streaming dataset:
- * record batch {@code k} of the files taken one after another belongs to shard {@code k % shardCount},
- * so every worker reads its own batches and every row is read once per epoch.
+ * record batch {@code k} of the files taken one after another belongs to shard {@code k % shardCount}.
+ * A shard reads the headers of every batch but the bodies of its own only (the others' are passed with
+ * a seek, see {@link IpcStreamFile}), and a shard started at a position passes its own batches before
+ * it the same way: nothing before a resumed position is read but the batches' headers.
  */
 public final class ArrowStreamDataset implements IterableDataset {
     private final String[] files;
@@ -29,9 +30,8 @@ public final class ArrowStreamDataset implements IterableDataset {
     private ArrowStreamDataset(List<Path> files, List<String> columns) {
         if (files.isEmpty()) throw new IllegalArgumentException("ArrowStreamDataset needs at least one file");
         this.files = files.stream().map(Path::toString).toArray(String[]::new);
-        try (BufferAllocator a = new RootAllocator(); ArrowStreamReader r = reader(files.getFirst(), a)) {
-            Schema full = r.getVectorSchemaRoot().getSchema();
-            ArrowRows.Selection selection = ArrowRows.select(full, columns, files.getFirst().toString());
+        try (IpcStreamFile first = IpcStreamFile.open(files.getFirst())) {
+            ArrowRows.Selection selection = selection(first.schema(), columns, files.getFirst());
             this.columns = selection.names();
             this.schema = new io.ringloader.data.SerializableSchema(selection.schema());
         } catch (IOException e) {
@@ -39,21 +39,19 @@ public final class ArrowStreamDataset implements IterableDataset {
         }
     }
 
-    public static ArrowStreamDataset of(List<Path> files, String... columns) {
-        return new ArrowStreamDataset(files, List.of(columns));
+    private static ArrowRows.Selection selection(Schema full, List<String> columns, Path file) {
+        ArrowRows.Selection selection = ArrowRows.select(full, columns, file.toString());
+        for (Field f : selection.schema().getFields()) {
+            if (f.getDictionary() != null) {
+                throw new IllegalArgumentException(file + ": column '" + f.getName() + "' is dictionary-encoded, which ArrowStreamDataset"
+                        + " cannot read; write the stream with the column decoded, or leave it out of the columns");
+            }
+        }
+        return selection;
     }
 
-    private static ArrowStreamReader reader(Path file, BufferAllocator allocator) {
-        try {
-            InputStream in = Files.newInputStream(file);
-            ArrowStreamReader r = new ArrowStreamReader(in, allocator);
-            r.getVectorSchemaRoot(); // reads the schema message: a file that is not a stream fails here
-            return r;
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException("Arrow IPC stream " + file + " does not exist", e);
-        } catch (IOException | RuntimeException e) {
-            throw new IllegalArgumentException(file + " is not an Arrow IPC stream: " + e.getMessage(), e);
-        }
+    public static ArrowStreamDataset of(List<Path> files, String... columns) {
+        return new ArrowStreamDataset(files, List.of(columns));
     }
 
     @Override
@@ -66,26 +64,73 @@ public final class ArrowStreamDataset implements IterableDataset {
         allocator = new RootAllocator();
     }
 
-    /** One shard: record batches k, k + shardCount, ... of the files taken one after another, through a reader of its own. */
+    /** One shard: record batches k, k + shardCount, ... of the files taken one after another, through a file of its own. */
     @Override
     public SampleSource stream(WorkerContext ctx) {
         return new RecordBatchSource() {
             private int file = -1;
+            private IpcStreamFile in;
+            /** The current file's batches, loaded into {@link #root}; made again for a file of another schema. */
+            private VectorSchemaRoot root;
+            private VectorLoader loader;
+            /** The index of the last batch whose header was read, over the files taken one after another. */
             private long batch = -1;
+            /** The rows of this shard's batch whose header was read and whose body was not, or -1. */
+            private long header = -1;
+
+            /** Reads the header of this shard's next record batch into {@link #header}; false at the shard's end. */
+            private boolean nextHeader() throws IOException {
+                while (true) {
+                    if (in == null) {
+                        if (++file >= files.length) return false;
+                        in = IpcStreamFile.open(Path.of(files[file]));
+                        if (!selection(in.schema(), List.of(columns), Path.of(files[file])).schema().equals(schema.get())) {
+                            throw new IllegalArgumentException(files[file] + ": its columns " + columns(in.schema()) + " differ from those of "
+                                    + files[0] + ", " + schema.get().getFields() + "; every stream of an ArrowStreamDataset needs the same columns");
+                        }
+                        if (root != null && !root.getSchema().equals(in.schema())) {
+                            root.close();
+                            root = null;
+                        }
+                    }
+                    long rowCount = in.nextBatch(); // passes the body of a batch of another shard
+                    if (rowCount < 0) {
+                        in.close();
+                        in = null;
+                        continue;
+                    }
+                    if (++batch % ctx.shardCount() == ctx.shardIndex()) {
+                        header = rowCount;
+                        return true;
+                    }
+                }
+            }
+
+            @Override
+            protected long pass(long n) throws IOException {
+                long passed = 0;
+                while ((header >= 0 || nextHeader()) && passed + header <= n) {
+                    in.pass();
+                    passed += header;
+                    header = -1;
+                }
+                return passed;
+            }
 
             @Override
             protected boolean advance() throws IOException {
-                while (rows == null || row >= reader.getVectorSchemaRoot().getRowCount()) {
-                    // The next record batch of this shard.
-                    if (reader == null || !loadNext(reader, file)) {
-                        close();
-                        if (++file >= files.length) return false;
-                        reader = reader(Path.of(files[file]), allocator);
+                while (rows == null || row >= rows.rowCount()) {
+                    if (header < 0 && !nextHeader()) {
                         rows = null;
-                        continue;
+                        return false;
                     }
-                    if (++batch % ctx.shardCount() != ctx.shardIndex()) continue;
-                    rows = new ArrowRows(reader.getVectorSchemaRoot(), columns, Path.of(files[file]), (int) batch);
+                    if (root == null) {
+                        root = VectorSchemaRoot.create(in.schema(), allocator);
+                        loader = new VectorLoader(root);
+                    }
+                    in.load(loader, allocator);
+                    header = -1;
+                    rows = new ArrowRows(root, columns, Path.of(files[file]), (int) batch);
                     row = 0;
                 }
                 return true;
@@ -94,22 +139,19 @@ public final class ArrowStreamDataset implements IterableDataset {
             @Override
             public void close() throws IOException {
                 rows = null;
-                if (reader == null) return;
                 try {
-                    reader.close();
+                    if (root != null) root.close();
                 } finally {
-                    reader = null;
+                    root = null;
+                    if (in != null) in.close();
+                    in = null;
                 }
             }
         };
     }
 
-    private boolean loadNext(org.apache.arrow.vector.ipc.ArrowReader reader, int file) {
-        try {
-            return reader.loadNextBatch();
-        } catch (IOException | RuntimeException e) {
-            throw new IllegalArgumentException(files[file] + " is a damaged Arrow IPC stream: " + e.getMessage(), e);
-        }
+    private static List<String> columns(Schema schema) {
+        return schema.getFields().stream().map(f -> f.getName() + ": " + f.getType()).toList();
     }
 
     @Override

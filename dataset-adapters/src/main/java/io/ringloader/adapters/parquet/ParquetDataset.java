@@ -25,7 +25,9 @@ import java.util.Optional;
 /**
  * Parquet files (through Arrow's dataset module) as a streaming dataset: file {@code k} belongs to shard
  * {@code k % shardCount}, and each worker scans its own files with its own native scanner, reading only
- * the selected columns. The schema is read from the first file when the dataset is made; a missing or
+ * the selected columns. A shard started at a position passes whole files by the row count in their
+ * footers, unopened; in the file it stops in, the scanner's batches before the position are decoded and
+ * dropped, since Arrow Java's dataset API cannot start a scan at a row group. The schema is read from the first file when the dataset is made; a missing or
  * unreadable file is an error there, naming it.
  */
 public final class ParquetDataset implements IterableDataset {
@@ -74,11 +76,26 @@ public final class ParquetDataset implements IterableDataset {
         return new RecordBatchSource() {
             /** The current file's factory, dataset, scanner and reader, closed in reverse. */
             private final List<AutoCloseable> open = new ArrayList<>();
+            /** The current file's scan, or null between files. */
+            private ArrowReader reader;
             private int file = ctx.shardIndex() - ctx.shardCount();
 
             @Override
+            protected long pass(long n) {
+                if (reader != null) return 0; // in a file: its batches are read
+                long passed = 0;
+                for (int next = file + ctx.shardCount(); next < uris.length; next += ctx.shardCount()) {
+                    long rows = ParquetFooter.read(Path.of(java.net.URI.create(uris[next]))).rows();
+                    if (passed + rows > n) break;
+                    passed += rows;
+                    file = next;
+                }
+                return passed;
+            }
+
+            @Override
             protected boolean advance() throws IOException {
-                while (rows == null || row >= reader.getVectorSchemaRoot().getRowCount()) {
+                while (rows == null || row >= rows.rowCount()) {
                     if (reader != null && load(reader, file)) {
                         rows = new ArrowRows(reader.getVectorSchemaRoot(), columns, Path.of(java.net.URI.create(uris[file])), 0);
                         row = 0;

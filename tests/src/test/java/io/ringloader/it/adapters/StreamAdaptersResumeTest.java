@@ -78,6 +78,53 @@ class StreamAdaptersResumeTest {
         resumesExactly("Arrow IPC streams", ArrowStreamDataset.of(List.of(a, b)), 16, 11);
     }
 
+    /** Bytes this process has read from files and sockets so far ({@code rchar} of {@code /proc/self/io}). */
+    private static long bytesRead() throws java.io.IOException {
+        for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/io"))) {
+            if (line.startsWith("rchar:")) return Long.parseLong(line.substring(6).trim());
+        }
+        throw new IllegalStateException("/proc/self/io has no rchar");
+    }
+
+    /** Bytes read by an in-line loader of one shard resumed after {@code at} batches, up to its first batch. */
+    private static long bytesReadToResume(IterableDataset ds, int batch, int at, List<String> clean) throws Exception {
+        LoaderState state;
+        try (DataLoader l = DataLoader.builder(ds).batchSize(batch).shards(1).build()) {
+            clean.addAll(take(l.iterator(), Integer.MAX_VALUE));
+        }
+        try (DataLoader l = DataLoader.builder(ds).batchSize(batch).shards(1).build()) {
+            take(l.iterator(), at);
+            state = l.state();
+        }
+        long before = bytesRead();
+        try (DataLoader l = DataLoader.builder(ds).batchSize(batch).shards(1).resumeFrom(state).build()) {
+            assertThat(take(l.iterator(), 1)).as("the first batch after the resume").containsExactly(clean.get(at));
+        }
+        return bytesRead() - before;
+    }
+
+    @Test
+    void aResumedArrowStreamSeeksPastTheBatchesBeforeItsPosition() throws Exception {
+        Path file = ArrowFiles.write(dir.resolve("big.arrows"), 0, 40, 20_000, true); // ~40 batches of ~1 MB
+        long size = java.nio.file.Files.size(file);
+        List<String> clean = new ArrayList<>();
+        long read = bytesReadToResume(ArrowStreamDataset.of(List.of(file)), 20_000, 36, clean);
+        // Read and dropped, the 36 batches before the position would be 90% of the file; passed, only their headers are read.
+        assertThat(read).as("bytes read to resume at batch 36 of %d in a %d-byte stream", clean.size(), size).isLessThan(size / 5);
+    }
+
+    @Test
+    void aResumedParquetShardPassesWholeFilesByTheirFooters() throws Exception {
+        List<Path> files = new ArrayList<>();
+        for (int f = 0; f < 8; f++) files.addAll(ParquetAdapterTest.parquet(dir.resolve("p" + f), 100_000 * f, 100_000 * (f + 1)));
+        long size = 0;
+        for (Path f : files) size += java.nio.file.Files.size(f);
+        List<String> clean = new ArrayList<>();
+        // Batch 7 * 25 + 1 is in the last file: the seven before it are passed by their row counts, unopened.
+        long read = bytesReadToResume(ParquetDataset.of(files), 4_000, 7 * 25 + 1, clean);
+        assertThat(read).as("bytes read to resume in the last of 8 Parquet files, %d bytes in all", size).isLessThan(size / 3);
+    }
+
     @Test
     void parquetResumesExactly() throws Exception {
         List<Path> files = new ArrayList<>();
