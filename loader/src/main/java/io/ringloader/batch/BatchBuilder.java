@@ -75,6 +75,8 @@ public final class BatchBuilder implements SampleWriter {
     /** The columns this row set null, for {@link #dropRow}. */
     private long nulled;
     private SplittableRandom random;
+    /** Where a sample comes from ({@code MapDataset.describe}), for the error of a sample too large for the ring. */
+    private java.util.function.LongFunction<String> describe = index -> null;
 
     public BatchBuilder(SpscRing ring, BatchLayout layout, int workerId) {
         this.ring = ring;
@@ -195,10 +197,24 @@ public final class BatchBuilder implements SampleWriter {
         return pos;
     }
 
+    /** Names where a sample comes from in the errors that name the sample (a map-style dataset's {@code describe}). */
+    public void describeSamplesWith(java.util.function.LongFunction<String> describe) {
+        this.describe = describe;
+    }
+
+    private String described(long index) {
+        try {
+            String where = describe.apply(index);
+            return where == null ? "" : " (" + where + ")";
+        } catch (RuntimeException e) {
+            return ""; // the error being reported matters more than where the sample is
+        }
+    }
+
     /** The ring's own words, with the loader's setting that makes the ring larger. */
     private IllegalStateException tooLarge(RecordTooLargeException e, boolean inSample) {
         return new IllegalStateException("batch " + seq + " of epoch " + epoch + " outgrew the worker's batch ring"
-                + (inSample ? " while sample " + sampleIndex + " was written" : "")
+                + (inSample ? " while sample " + sampleIndex + described(sampleIndex) + " was written" : "")
                 + ": it needs more than the " + e.maxLength() + " bytes a record of a " + ring.capacity() + "-byte ring can take."
                 + " Raise DataLoader.Builder.ringBytes so that a whole batch fits, or lower batchSize.", e);
     }

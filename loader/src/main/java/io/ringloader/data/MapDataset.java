@@ -23,4 +23,13 @@ public non-sealed interface MapDataset extends Dataset {
      * sample, so results do not depend on the number of workers.
      */
     void read(long index, SampleWriter out) throws Exception;
+
+    /**
+     * Where sample {@code index} comes from, in the words of its source ("line 300 of train.csv", a file,
+     * a key), for the loader's error messages about it, such as a sample too large for its ring; null
+     * (the default) when the index says it all. Called in the worker, after {@link #open}.
+     */
+    default String describe(long index) {
+        return null;
+    }
 }

@@ -41,6 +41,16 @@ public record Recipe(byte[] bytes, Map<String, byte[]> classes) {
             "java.lang.foreign.Arena", "org.apache.arrow.memory.BufferAllocator",
             "io.netty.channel.EventLoopGroup", "io.netty.channel.Channel", "ai.djl.ndarray.NDManager");
 
+    /** The largest recipe: it is copied into every worker's shared memory and read by every worker JVM. */
+    static final long MAX_BYTES = 1L << 30;
+
+    /** Thrown by the recipe's stream past {@link #MAX_BYTES}, before the JVM's array limit is reached. */
+    private static final class TooLarge extends RuntimeException {
+        TooLarge() {
+            super(null, null, false, false);
+        }
+    }
+
     /**
      * Checks {@code dataset} for live resources, serializes it and collects the classes to ship.
      *
@@ -50,7 +60,19 @@ public record Recipe(byte[] bytes, Map<String, byte[]> classes) {
     public static Recipe of(Dataset dataset) {
         checkNoLiveResources(dataset);
         Map<String, byte[]> classes = new LinkedHashMap<>();
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream out = new ByteArrayOutputStream() {
+            @Override
+            public void write(byte[] b, int off, int len) {
+                if (count + (long) len > MAX_BYTES) throw new TooLarge();
+                super.write(b, off, len);
+            }
+
+            @Override
+            public void write(int b) {
+                if (count + 1L > MAX_BYTES) throw new TooLarge();
+                super.write(b);
+            }
+        };
         try (ObjectOutputStream oos = new ObjectOutputStream(out) {
             @Override
             protected void annotateClass(Class<?> cl) {
@@ -69,6 +91,10 @@ public record Recipe(byte[] bytes, Map<String, byte[]> classes) {
                     + " data (paths, queries, parameters), mark other fields transient, and create them in open(WorkerContext).", e);
         } catch (IOException e) {
             throw new IllegalArgumentException("the dataset " + dataset.getClass().getName() + " cannot be serialized: " + e, e);
+        } catch (TooLarge e) {
+            throw new IllegalArgumentException("the dataset " + dataset.getClass().getName() + " serializes to more than " + (MAX_BYTES >> 20)
+                    + " MB, and every worker gets a copy of its fields. A dataset is a recipe: keep the data in files or a"
+                    + " database that open(WorkerContext) reads, and only their paths (and the query) in its fields.", e);
         }
         return new Recipe(out.toByteArray(), Map.copyOf(classes));
     }

@@ -9,6 +9,7 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,7 +28,7 @@ record WorkerConfig(byte[] dataset, Map<String, byte[]> classes, List<ColumnLayo
                     int shardIndex, int shardCount, int cpu) {
 
     /** Leads the encoded form: a worker of another ringloader version fails clearly instead of misreading. */
-    private static final int MAGIC = 0x524C4331; // "RLC1"
+    private static final int MAGIC = 0x524C4332; // "RLC2": strings as length and UTF-8 bytes
 
     byte[] encode() {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(dataset.length + 256);
@@ -37,13 +38,13 @@ record WorkerConfig(byte[] dataset, Map<String, byte[]> classes, List<ColumnLayo
             out.write(dataset);
             out.writeInt(classes.size());
             for (Map.Entry<String, byte[]> c : classes.entrySet()) {
-                out.writeUTF(c.getKey());
+                writeString(out, c.getKey());
                 out.writeInt(c.getValue().length);
                 out.write(c.getValue());
             }
             out.writeInt(columns.size());
             for (ColumnLayout c : columns) {
-                out.writeUTF(c.name());
+                writeString(out, c.name());
                 out.writeByte(c.kind().ordinal());
                 out.writeByte(c.dtype() == null ? -1 : c.dtype().ordinal());
                 out.writeInt(c.count());
@@ -70,11 +71,11 @@ record WorkerConfig(byte[] dataset, Map<String, byte[]> classes, List<ColumnLayo
             byte[] dataset = bytes(in);
             int classCount = in.readInt();
             Map<String, byte[]> classes = new LinkedHashMap<>();
-            for (int i = 0; i < classCount; i++) classes.put(in.readUTF(), bytes(in));
+            for (int i = 0; i < classCount; i++) classes.put(readString(in), bytes(in));
             int columnCount = in.readInt();
             List<ColumnLayout> columns = new ArrayList<>(columnCount);
             for (int i = 0; i < columnCount; i++) {
-                String name = in.readUTF();
+                String name = readString(in);
                 ColumnLayout.Kind kind = ColumnLayout.Kind.values()[in.readByte()];
                 int dtype = in.readByte();
                 columns.add(new ColumnLayout(name, kind, dtype < 0 ? null : Columns.DType.values()[dtype], in.readInt()));
@@ -84,6 +85,20 @@ record WorkerConfig(byte[] dataset, Map<String, byte[]> classes, List<ColumnLayo
         } catch (IOException e) {
             throw new UncheckedIOException("the worker's configuration is cut short", e);
         }
+    }
+
+    /**
+     * A string as its UTF-8 bytes after their length (not {@code writeUTF}, whose 64 KB limit a CSV
+     * header or a wide schema's column names can pass).
+     */
+    private static void writeString(DataOutputStream out, String s) throws IOException {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        out.writeInt(b.length);
+        out.write(b);
+    }
+
+    private static String readString(DataInputStream in) throws IOException {
+        return new String(bytes(in), StandardCharsets.UTF_8);
     }
 
     /** A length, then that many bytes; an EOFException if they are not all there. */

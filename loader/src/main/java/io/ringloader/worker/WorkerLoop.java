@@ -124,6 +124,7 @@ final class WorkerLoop implements AutoCloseable {
         try {
             dataset.open(context);
             opened = true;
+            if (dataset instanceof MapDataset map) builder.describeSamplesWith(map::describe);
         } catch (Throwable t) {
             builder.send(RecordHeader.ERROR, 0, -1, -1, WorkerFailure.of("open", -1, t).toBytes());
             return false;

@@ -10,6 +10,11 @@ import org.apache.arrow.vector.types.pojo.Schema;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
@@ -26,8 +31,10 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * CSV files as one map-style dataset: sample {@code i} is data line {@code i} of the files taken one after
  * another. The schema is given, or inferred from the first lines (int64, float64, bool or utf8 per
  * column); an empty field is null. Each worker maps the files and indexes their lines in {@link #open}.
- * A value that does not parse is a {@link CsvFormatException} naming the file, line, column and value.
- * Fields may be quoted ({@code "a, b"}, with {@code ""} for a quote) but may not span lines.
+ * A value that does not parse is a {@link CsvFormatException} naming the file, line, column and value;
+ * so are bytes that are not UTF-8, unless {@link Builder#replaceInvalidUtf8} asks for U+FFFD in their
+ * place. An empty file, or an empty header line, is refused when the dataset is made. Fields may be
+ * quoted ({@code "a, b"}, with {@code ""} for a quote) but may not span lines.
  */
 public final class CsvDataset implements MapDataset {
     private static final int INFER_LINES = 100;
@@ -35,6 +42,7 @@ public final class CsvDataset implements MapDataset {
     private final String[] files;
     private final boolean header;
     private final byte delimiter;
+    private final boolean replaceInvalidUtf8;
     private final String[] names;
     private final Kind[] kinds;
     private final long size;
@@ -47,17 +55,26 @@ public final class CsvDataset implements MapDataset {
 
     enum Kind { LONG, DOUBLE, BOOL, TEXT }
 
-    private CsvDataset(List<Path> files, boolean header, char delimiter, Schema schema) {
+    private CsvDataset(List<Path> files, boolean header, char delimiter, Schema schema, boolean replaceInvalidUtf8) {
         if (files.isEmpty()) throw new IllegalArgumentException("CsvDataset needs at least one file");
         this.files = files.stream().map(Path::toString).toArray(String[]::new);
         this.header = header;
         this.delimiter = (byte) delimiter;
+        this.replaceInvalidUtf8 = replaceInvalidUtf8;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment first = map(a, this.files[0]);
+            if (first.byteSize() == 0 && (header || schema == null)) {
+                throw new IllegalArgumentException(this.files[0] + " is empty: a CSV file needs " + (header ? "a header line" : "a line to infer its columns from")
+                        + " (or give CsvDataset.Builder.schema)");
+            }
             List<long[]> firstLines = index(first, header);
-            List<String> head = header ? split(this.files[0], 1, text(first, 0, lineEnd(first, 0)), this.delimiter) : null;
+            List<String> head = header ? split(this.files[0], 1, text(this.files[0], 1, first, 0, lineEnd(first, 0)), this.delimiter) : null;
+            if (head != null && head.size() == 1 && head.getFirst().isBlank()) {
+                throw new IllegalArgumentException(this.files[0] + ": line 1, the header, is empty; it should name the columns"
+                        + " (or read the file with CsvDataset.Builder.header(false))");
+            }
             int width = head != null ? head.size()
-                    : firstLines.isEmpty() ? 0 : split(this.files[0], 1, line(first, firstLines.getFirst()[0]), this.delimiter).size();
+                    : firstLines.isEmpty() ? 0 : split(this.files[0], firstLines.getFirst()[1], line(this.files[0], first, firstLines.getFirst()), this.delimiter).size();
             if (schema != null) {
                 this.names = schema.getFields().stream().map(Field::getName).toArray(String[]::new);
                 this.kinds = schema.getFields().stream().map(f -> kind(f)).toArray(Kind[]::new);
@@ -70,7 +87,13 @@ public final class CsvDataset implements MapDataset {
                 this.kinds = infer(first, firstLines, width);
             }
             long n = firstLines.size();
-            for (int f = 1; f < this.files.length; f++) n += index(map(a, this.files[f]), header).size();
+            for (int f = 1; f < this.files.length; f++) {
+                MemorySegment m = map(a, this.files[f]);
+                if (m.byteSize() == 0 && header) {
+                    throw new IllegalArgumentException(this.files[f] + " is empty: every CSV file of the dataset needs a header line, as " + this.files[0] + " has");
+                }
+                n += index(m, header).size();
+            }
             this.size = n;
         }
     }
@@ -92,7 +115,7 @@ public final class CsvDataset implements MapDataset {
         Kind[] kinds = new Kind[width];
         Arrays.fill(kinds, null);
         for (int l = 0; l < Math.min(INFER_LINES, lines.size()); l++) {
-            List<String> fields = split(files[0], lines.get(l)[1], line(file, lines.get(l)[0]), delimiter);
+            List<String> fields = split(files[0], lines.get(l)[1], line(files[0], file, lines.get(l)), delimiter);
             for (int c = 0; c < Math.min(width, fields.size()); c++) {
                 String v = fields.get(c);
                 if (v.isEmpty()) continue;
@@ -176,7 +199,7 @@ public final class CsvDataset implements MapDataset {
         int f = (int) (lines[i] >>> 48);
         long at = lines[i] & ((1L << 48) - 1);
         long lineNumber = lineNumbers[i];
-        List<String> fields = split(files[f], lineNumber, line(maps[f], at), delimiter);
+        List<String> fields = split(files[f], lineNumber, text(files[f], lineNumber, maps[f], at, lineEnd(maps[f], at)), delimiter);
         if (fields.size() != names.length) {
             throw new CsvFormatException(files[f], lineNumber, null, null, "has " + fields.size() + " fields; the header has " + names.length);
         }
@@ -205,6 +228,13 @@ public final class CsvDataset implements MapDataset {
                 });
             }
         }
+    }
+
+    /** "line 300 of train.csv", once the dataset is open. */
+    @Override
+    public String describe(long index) {
+        if (lines == null || index < 0 || index >= lines.length) return null;
+        return "line " + lineNumbers[(int) index] + " of " + files[(int) (lines[(int) index] >>> 48)];
     }
 
     @Override
@@ -254,13 +284,42 @@ public final class CsvDataset implements MapDataset {
         return Math.min(m.byteSize(), end + 1);
     }
 
-    private static String line(MemorySegment m, long at) {
-        return text(m, at, lineEnd(m, at));
+    /** The line at {offset, line number} of {@code m}, decoded. */
+    private String line(String file, MemorySegment m, long[] line) {
+        return text(file, line[1], m, line[0], lineEnd(m, line[0]));
     }
 
-    private static String text(MemorySegment m, long from, long to) {
+    /**
+     * Bytes {@code from} to {@code to} of line {@code lineNumber} as text. Bytes that are not UTF-8 are a
+     * {@link CsvFormatException} naming the column they are in, unless {@link #replaceInvalidUtf8}.
+     */
+    private String text(String file, long lineNumber, MemorySegment m, long from, long to) {
         if (to > from && m.get(JAVA_BYTE, to - 1) == '\r') to--;
-        return new String(m.asSlice(from, to - from).toArray(JAVA_BYTE), StandardCharsets.UTF_8);
+        byte[] bytes = m.asSlice(from, to - from).toArray(JAVA_BYTE);
+        String s = new String(bytes, StandardCharsets.UTF_8);
+        // The decoder puts U+FFFD where bytes are not UTF-8; a U+FFFD in the file (ef bf bd) is checked and kept.
+        if (!replaceInvalidUtf8 && s.indexOf('\uFFFD') >= 0) checkUtf8(file, lineNumber, bytes);
+        return s;
+    }
+
+    private void checkUtf8(String file, long lineNumber, byte[] bytes) {
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        CoderResult result = decoder.decode(in, CharBuffer.allocate(bytes.length), true);
+        if (!result.isError()) return;
+        int at = in.position();
+        int column = 0;
+        boolean quoted = false;
+        for (int i = 0; i < at; i++) {
+            if (bytes[i] == '"') quoted = !quoted;
+            else if (bytes[i] == delimiter && !quoted) column++;
+        }
+        StringBuilder hex = new StringBuilder();
+        for (int i = at; i < Math.min(bytes.length, at + Math.max(3, result.length())); i++) hex.append(hex.isEmpty() ? "" : " ").append(String.format("%02x", bytes[i]));
+        String name = names != null && column < names.length ? names[column] : "#" + (column + 1);
+        throw new CsvFormatException(file, lineNumber, name, null, "has bytes that are not UTF-8 (" + hex + " at byte " + at
+                + " of the line): fix the file, or read it with CsvDataset.Builder.replaceInvalidUtf8(true) to get U+FFFD in their place");
     }
 
     /** The fields of one line, unquoted. */
@@ -302,6 +361,7 @@ public final class CsvDataset implements MapDataset {
         private boolean header = true;
         private char delimiter = ',';
         private Schema schema;
+        private boolean replaceInvalidUtf8;
 
         private Builder(List<Path> files) {
             this.files = files;
@@ -324,8 +384,18 @@ public final class CsvDataset implements MapDataset {
             return this;
         }
 
+        /**
+         * Reads bytes that are not UTF-8 as U+FFFD, the replacement character, instead of failing with a
+         * {@link CsvFormatException} naming the file, line and column (the default: such bytes are
+         * usually a file in another encoding, or damage, and the text the model would see is wrong).
+         */
+        public Builder replaceInvalidUtf8(boolean replace) {
+            this.replaceInvalidUtf8 = replace;
+            return this;
+        }
+
         public CsvDataset build() {
-            return new CsvDataset(files, header, delimiter, schema);
+            return new CsvDataset(files, header, delimiter, schema, replaceInvalidUtf8);
         }
     }
 }

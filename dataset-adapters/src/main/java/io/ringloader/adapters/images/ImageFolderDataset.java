@@ -29,6 +29,11 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  * horizontal flip, when {@code augment} (each sample's own random stream, so the result does not
  * depend on the workers), in the centre otherwise. Pixels go straight into the
  * batch's {@code image} tensor, float32 [3, size, size], scaled to [0, 1].
+ *
+ * <p>A class folder without pictures is refused, naming it, as torchvision's {@code ImageFolder} does:
+ * whether it counts decides the labels of every class after it, so a split with the folder empty and
+ * one with it gone or full would number their classes differently. {@link Builder#allowEmptyClasses}
+ * keeps such a folder as a class with its label and no samples ({@link #classes} lists it).
  */
 public final class ImageFolderDataset implements MapDataset {
     private final String[] files;
@@ -37,7 +42,7 @@ public final class ImageFolderDataset implements MapDataset {
     private final int size;
     private final boolean augment;
 
-    private ImageFolderDataset(Path root, int size, boolean augment) {
+    private ImageFolderDataset(Path root, int size, boolean augment, boolean allowEmptyClasses) {
         if (size < 1) throw new IllegalArgumentException("image size must be positive, got " + size);
         this.size = size;
         this.augment = augment;
@@ -50,7 +55,9 @@ public final class ImageFolderDataset implements MapDataset {
         if (classDirs.isEmpty()) throw new IllegalArgumentException(root + " has no class folders (root/<class>/*.png)");
         List<String> files = new ArrayList<>();
         List<Integer> labels = new ArrayList<>();
+        List<String> empty = new ArrayList<>();
         for (int c = 0; c < classDirs.size(); c++) {
+            int before = files.size();
             try (Stream<Path> s = Files.list(classDirs.get(c))) {
                 for (Path p : s.filter(ImageFolderDataset::isImage).sorted().toList()) {
                     files.add(p.toString());
@@ -59,6 +66,13 @@ public final class ImageFolderDataset implements MapDataset {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
+            if (files.size() == before) empty.add(classDirs.get(c) + " (label " + c + ")");
+        }
+        if (!empty.isEmpty() && !allowEmptyClasses && files.size() > 0) {
+            throw new IllegalArgumentException((empty.size() == 1 ? "the class folder " + empty.getFirst() + " has"
+                    : "the class folders " + String.join(", ", empty) + " have") + " no .png or .jpg pictures."
+                    + " Whether an empty class counts decides the label of every class after it: remove the folder,"
+                    + " or build with ImageFolderDataset.Builder.allowEmptyClasses(true) to keep it as a class without samples");
         }
         if (files.isEmpty()) throw new IllegalArgumentException(root + " has class folders but no .png or .jpg pictures in them");
         this.files = files.toArray(String[]::new);
@@ -67,7 +81,11 @@ public final class ImageFolderDataset implements MapDataset {
     }
 
     public static ImageFolderDataset of(Path root, int size, boolean augment) {
-        return new ImageFolderDataset(root, size, augment);
+        return builder(root).size(size).augment(augment).build();
+    }
+
+    public static Builder builder(Path root) {
+        return new Builder(root);
     }
 
     private static boolean isImage(Path p) {
@@ -93,6 +111,11 @@ public final class ImageFolderDataset implements MapDataset {
     @Override
     public void open(WorkerContext context) {
         ImageIO.setUseCache(false); // no temporary files
+    }
+
+    @Override
+    public String describe(long index) {
+        return index >= 0 && index < files.length ? files[(int) index] : null;
     }
 
     @Override
@@ -126,5 +149,42 @@ public final class ImageFolderDataset implements MapDataset {
             }
         }
         out.setLong(1, labels[Math.toIntExact(index)]);
+    }
+
+    /** The folder, the side of the square, augmentation, and whether empty classes are allowed. */
+    public static final class Builder {
+        private final Path root;
+        private int size = 32;
+        private boolean augment;
+        private boolean allowEmptyClasses;
+
+        private Builder(Path root) {
+            this.root = root;
+        }
+
+        /** The side of the square picture a sample holds (default 32). */
+        public Builder size(int size) {
+            this.size = size;
+            return this;
+        }
+
+        /** Random crops and flips (each sample's own random stream), instead of centre crops. */
+        public Builder augment(boolean augment) {
+            this.augment = augment;
+            return this;
+        }
+
+        /**
+         * Keeps a class folder without pictures as a class: its label is its place in name order, as for
+         * the others, and it has no samples. By default such a folder is an error naming it.
+         */
+        public Builder allowEmptyClasses(boolean allow) {
+            this.allowEmptyClasses = allow;
+            return this;
+        }
+
+        public ImageFolderDataset build() {
+            return new ImageFolderDataset(root, size, augment, allowEmptyClasses);
+        }
     }
 }

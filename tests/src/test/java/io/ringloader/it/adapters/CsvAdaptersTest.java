@@ -100,4 +100,74 @@ class CsvAdaptersTest {
         Path quote = Files.writeString(dir.resolve("q.csv"), "a\n\"open\n");
         assertThatThrownBy(() -> CsvDataset.builder(quote).build()).hasMessageContaining("line 2 has an unterminated quote");
     }
+
+    @Test
+    void bytesThatAreNotUtf8AreRefusedNamingFileLineAndColumnUnlessReplacementIsAsked() throws Exception {
+        byte[] good = Files.readAllBytes(csv("good.csv", 0, 500));
+        String text = new String(good, java.nio.charset.StandardCharsets.UTF_8);
+        int at = text.indexOf("\n298,") + 1; // line 300: the header, then lines for ids 0..297
+        int name = text.indexOf(",\"n298", at) + 3; // in the name column, after its opening quote and the n
+        java.io.ByteArrayOutputStream bad = new java.io.ByteArrayOutputStream();
+        bad.write(good, 0, name);
+        bad.write(new byte[] {(byte) 0xff, (byte) 0xfe, (byte) 0xc3});
+        bad.write(good, name, good.length - name);
+        Path file = Files.write(dir.resolve("latin.csv"), bad.toByteArray());
+        try (DataLoader l = DataLoader.builder(CsvDataset.builder(file).build()).batchSize(100).numWorkers(2).build()) {
+            Throwable t = org.assertj.core.api.Assertions.catchThrowable(() -> {
+                for (Batch batch : l) batch.close();
+            });
+            assertThat(t).isInstanceOf(SampleReadException.class).hasMessageContaining("sample 298");
+            CsvFormatException e = (CsvFormatException) t.getCause();
+            assertThat(e.file()).isEqualTo(file.toString());
+            assertThat(e.line()).isEqualTo(300);
+            assertThat(e.column()).isEqualTo("name");
+            assertThat(e).hasMessageContaining("not UTF-8 (ff fe c3").hasMessageContaining("replaceInvalidUtf8(true)");
+        }
+        try (DataLoader l = DataLoader.builder(CsvDataset.builder(file).replaceInvalidUtf8(true).build()).batchSize(100).numWorkers(2).build()) {
+            String got = null;
+            for (Batch batch : l) {
+                try (batch) {
+                    for (int r = 0; r < batch.size(); r++) {
+                        if (((BigIntVector) batch.root().getVector("id")).get(r) == 298) got = batch.root().getVector("name").getObject(r).toString();
+                    }
+                }
+            }
+            assertThat(got).isEqualTo("n\uFFFD\uFFFD\uFFFD298, \"q\"");
+        }
+        // A U+FFFD that is in the file, as UTF-8, is text like any other.
+        Path real = Files.writeString(dir.resolve("fffd.csv"), "a,b\n1,x\uFFFDy\n");
+        try (DataLoader l = DataLoader.builder(CsvDataset.builder(real).build()).batchSize(1).build(); Batch b = l.iterator().next()) {
+            assertThat(b.root().getVector("b").getObject(0).toString()).isEqualTo("x\uFFFDy");
+        }
+    }
+
+    @Test
+    void emptyFilesAndAnEmptyHeaderAreRefusedNamingTheFile() throws Exception {
+        Path empty = Files.writeString(dir.resolve("empty.csv"), "");
+        assertThatThrownBy(() -> CsvDataset.builder(empty).build()).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(empty + " is empty: a CSV file needs a header line (or give CsvDataset.Builder.schema)");
+        Path a = csv("a.csv", 0, 10);
+        assertThatThrownBy(() -> CsvDataset.builder(a, empty).build()).hasMessageStartingWith(empty + " is empty");
+        Path blank = Files.writeString(dir.resolve("blank.csv"), "\n1\n2\n");
+        assertThatThrownBy(() -> CsvDataset.builder(blank).build()).hasMessageContaining(blank + ": line 1, the header, is empty");
+    }
+
+    @Test
+    void aHeaderPastSixtyFourKilobytesTravelsToTheWorkers() throws Exception {
+        String wide = "c".repeat(5 << 20); // a column name of 5 MB; writeUTF stopped at 64 KB
+        Path file = Files.writeString(dir.resolve("wide.csv"), "id," + wide + "\n1,2\n3,4\n");
+        try (DataLoader l = DataLoader.builder(CsvDataset.builder(file).build()).batchSize(2).numWorkers(1).build(); Batch b = l.iterator().next()) {
+            assertThat(((BigIntVector) b.root().getVector("id")).get(1)).isEqualTo(3);
+            assertThat(((BigIntVector) b.root().getVector(wide)).get(1)).isEqualTo(4);
+        }
+    }
+
+    @Test
+    void aLineTooLargeForTheRingNamesTheFileTheLineAndRingBytes() throws Exception {
+        Path file = Files.writeString(dir.resolve("long.csv"), "id,text\n1,short\n2," + "x".repeat(3 << 20) + "\n3,short\n");
+        try (DataLoader l = DataLoader.builder(CsvDataset.builder(file).build()).batchSize(3).numWorkers(1).ringBytes(1 << 20).build()) {
+            assertThatThrownBy(() -> l.iterator().next()).isInstanceOf(SampleReadException.class)
+                    .hasMessageContaining("sample 1 (line 3 of " + file + ")").hasMessageContaining("DataLoader.Builder.ringBytes");
+        }
+    }
 }

@@ -83,6 +83,30 @@ class ImageAndDjlAdaptersTest {
     }
 
     @Test
+    void anEmptyClassFolderIsRefusedNamingItUnlessAllowedThenItKeepsItsLabel() throws Exception {
+        Path root = folder(3); // blue (label 0), red (label 1)
+        Path green = Files.createDirectories(root.resolve("green")); // between them in name order
+        Files.writeString(green.resolve("notes.txt"), "no pictures here");
+        assertThatThrownBy(() -> ImageFolderDataset.of(root, 8, false)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("the class folder " + green + " (label 1) has no .png or .jpg pictures")
+                .hasMessageContaining("allowEmptyClasses(true)");
+        ImageFolderDataset ds = ImageFolderDataset.builder(root).size(8).allowEmptyClasses(true).build();
+        assertThat(ds.classes()).containsExactly("blue", "green", "red");
+        assertThat(ds.size()).isEqualTo(6);
+        java.util.Map<Long, Long> labels = new java.util.TreeMap<>();
+        try (DataLoader l = DataLoader.builder(ds).batchSize(6).numWorkers(1).build(); Batch b = l.iterator().next()) {
+            BigIntVector label = (BigIntVector) b.root().getVector("label");
+            Float4Vector px = (Float4Vector) ((FixedSizeListVector) b.root().getVector("image")).getDataVector();
+            for (int r = 0; r < b.size(); r++) {
+                labels.merge(label.get(r), 1L, Long::sum);
+                // red pictures keep label 2, the place of "red" in name order, not 1
+                if (label.get(r) == 2) assertThat(px.get(r * 3 * 64 + 27)).isGreaterThan(0.9f);
+            }
+        }
+        assertThat(labels).containsExactly(java.util.Map.entry(0L, 3L), java.util.Map.entry(2L, 3L));
+    }
+
+    @Test
     void aPictureThatCannotBeDecodedNamesItsFile() throws Exception {
         Path root = folder(3);
         Path bad = root.resolve("red").resolve("1.png");

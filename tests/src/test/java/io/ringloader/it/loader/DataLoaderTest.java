@@ -306,10 +306,8 @@ class DataLoaderTest {
         }
     }
 
-    static final class Careful implements MapDataset {
-        transient Socket socket; // opened in open(): fine
-        final String host = "localhost";
-
+    /** One sample, its id: the datasets below differ in their fields only. */
+    abstract static class OneId implements MapDataset {
         @Override
         public Schema sampleSchema() {
             return Columns.schema(Columns.int64("id"));
@@ -324,6 +322,11 @@ class DataLoaderTest {
         public void read(long index, SampleWriter out) {
             out.setLong(0, index);
         }
+    }
+
+    static final class Careful extends OneId {
+        transient Socket socket; // opened in open(): fine
+        final String host = "localhost";
     }
 
     @Test
@@ -365,6 +368,22 @@ class DataLoaderTest {
             assertThatThrownBy(() -> DataLoader.builder(new Wrapped(empty, List.of("fine", java.util.Optional.of(s)))).build())
                     .hasMessageContaining("dataset field 'Wrapped.more[1].get()' holds a live java.net.Socket");
         }
+    }
+
+    /** A dataset whose recipe, as written by its writeObject, is over a gigabyte (from a field of a few bytes). */
+    static final class Huge extends OneId {
+        @java.io.Serial
+        private void writeObject(java.io.ObjectOutputStream out) throws java.io.IOException {
+            byte[] chunk = new byte[1 << 20];
+            for (int i = 0; i < 1100; i++) out.write(chunk);
+        }
+    }
+
+    @Test
+    void aRecipeOverAGigabyteIsRefusedNamingTheDataset() {
+        assertThatThrownBy(() -> DataLoader.builder(new Huge()).numWorkers(1).build()).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("the dataset " + Huge.class.getName() + " serializes to more than 1024 MB")
+                .hasMessageContaining("open(WorkerContext)");
     }
 
     record Forgetful() implements MapDataset {
