@@ -14,6 +14,8 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.ipc.ArrowReader;
 import org.apache.arrow.vector.types.pojo.Schema;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -21,28 +23,45 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.stream.Stream;
 
 /**
  * Parquet files (through Arrow's dataset module) as a streaming dataset: file {@code k} belongs to shard
  * {@code k % shardCount}, and each worker scans its own files with its own native scanner, reading only
- * the selected columns. A shard started at a position passes whole files by the row count in their
- * footers, unopened; in the file it stops in, the scanner's batches before the position are decoded and
- * dropped, since Arrow Java's dataset API cannot start a scan at a row group. The schema is read from the first file when the dataset is made; a missing or
- * unreadable file is an error there, naming it.
+ * the selected columns. A directory stands for the files under it, in path order, leaving out those
+ * whose names start with {@code .} or {@code _} (as pyarrow's datasets do). A shard started at a
+ * position passes whole files by the row count in their footers, unopened; in the file it stops in, the
+ * scanner's batches before the position are decoded and dropped, since Arrow Java's dataset API cannot
+ * start a scan at a row group.
+ *
+ * <p>Before a worker scans a file, it verifies the checksums of the selected columns' pages that have
+ * one ({@link ParquetChecksums}): a damaged page is an error naming the file, column, row group and
+ * page. A file written without page checksums (Arrow's writers leave them out unless asked) cannot be
+ * checked, and damage that still decodes goes through; the dataset logs once which file has none.
+ *
+ * <p>The schema and every footer are read when the dataset is made; a missing file, or one that is not
+ * Parquet, is an error there, naming it.
  */
 public final class ParquetDataset implements IterableDataset {
+    private static final Logger LOG = LoggerFactory.getLogger(ParquetDataset.class);
+
     private final String[] uris;
+    private final long[] rowCounts;
     private final String[] columns;
     private final io.ringloader.data.SerializableSchema schema;
 
     private transient BufferAllocator allocator;
 
-    private ParquetDataset(List<Path> files, List<String> columns) {
-        if (files.isEmpty()) throw new IllegalArgumentException("ParquetDataset needs at least one file");
-        for (Path f : files) {
-            if (!Files.isRegularFile(f)) throw new IllegalArgumentException("Parquet file " + f + " does not exist");
-        }
+    private ParquetDataset(List<Path> given, List<String> columns) {
+        List<Path> files = expand(given);
         this.uris = files.stream().map(f -> f.toAbsolutePath().toUri().toString()).toArray(String[]::new);
+        this.rowCounts = new long[files.size()];
+        ParquetFooter firstFooter = null;
+        for (int f = 0; f < files.size(); f++) {
+            ParquetFooter footer = ParquetFooter.read(files.get(f));
+            if (f == 0) firstFooter = footer;
+            rowCounts[f] = footer.rows();
+        }
         Schema full;
         try (BufferAllocator a = new RootAllocator();
              FileSystemDatasetFactory factory = new FileSystemDatasetFactory(a, NativeMemoryPool.getDefault(), FileFormat.PARQUET, uris[0])) {
@@ -53,9 +72,46 @@ public final class ParquetDataset implements IterableDataset {
         ArrowRows.Selection selection = ArrowRows.select(full, columns, files.getFirst().toString());
         this.columns = selection.names();
         this.schema = new io.ringloader.data.SerializableSchema(selection.schema());
+        ParquetChecksums.Result first = ParquetChecksums.verify(files.getFirst(), firstFooter, List.of(this.columns));
+        if (first.checksummed() < first.pages()) {
+            LOG.info("{}: {} of its {} pages have no checksum, so damage that still decodes cannot be detected in them"
+                    + " (write Parquet with page checksums: pyarrow's write_page_checksum=True, parquet-java's"
+                    + " parquet.page.write-checksum.enabled)", files.getFirst(), first.pages() - first.checksummed(), first.pages());
+        }
     }
 
-    /** The rows of {@code files}; {@code columns} selects and orders columns (none: all). */
+    /** The files, with each directory replaced by the files under it. */
+    private static List<Path> expand(List<Path> given) {
+        if (given.isEmpty()) throw new IllegalArgumentException("ParquetDataset needs at least one file or directory");
+        List<Path> files = new ArrayList<>();
+        for (Path p : given) {
+            if (Files.isDirectory(p)) {
+                try (Stream<Path> walk = Files.walk(p)) {
+                    List<Path> found = walk.filter(Files::isRegularFile).filter(f -> !hidden(p, f)).sorted().toList();
+                    if (found.isEmpty()) throw new IllegalArgumentException("the directory " + p + " has no files (names starting with . or _ are left out)");
+                    files.addAll(found);
+                } catch (IOException e) {
+                    throw new IllegalArgumentException("cannot list the directory " + p + ": " + e, e);
+                }
+            } else if (Files.isRegularFile(p)) {
+                files.add(p);
+            } else {
+                throw new IllegalArgumentException("Parquet file " + p + " does not exist");
+            }
+        }
+        return files;
+    }
+
+    /** Whether a name on the way from {@code root} to {@code file} starts with . or _ (_SUCCESS, _metadata, .crc files). */
+    private static boolean hidden(Path root, Path file) {
+        for (Path name : root.relativize(file)) {
+            String n = name.toString();
+            if (n.startsWith(".") || n.startsWith("_")) return true;
+        }
+        return false;
+    }
+
+    /** The rows of {@code files} (a directory: the files under it); {@code columns} selects and orders columns (none: all). */
     public static ParquetDataset of(List<Path> files, String... columns) {
         return new ParquetDataset(files, List.of(columns));
     }
@@ -85,9 +141,8 @@ public final class ParquetDataset implements IterableDataset {
                 if (reader != null) return 0; // in a file: its batches are read
                 long passed = 0;
                 for (int next = file + ctx.shardCount(); next < uris.length; next += ctx.shardCount()) {
-                    long rows = ParquetFooter.read(Path.of(java.net.URI.create(uris[next]))).rows();
-                    if (passed + rows > n) break;
-                    passed += rows;
+                    if (passed + rowCounts[next] > n) break;
+                    passed += rowCounts[next];
                     file = next;
                 }
                 return passed;
@@ -127,6 +182,12 @@ public final class ParquetDataset implements IterableDataset {
     }
 
     private ArrowReader scan(int f, List<AutoCloseable> open) {
+        Path file = Path.of(java.net.URI.create(uris[f]));
+        ParquetFooter footer = ParquetFooter.read(file);
+        if (footer.rows() != rowCounts[f]) {
+            throw new IllegalStateException(file + " changed since the dataset was made: it has " + footer.rows() + " rows, not " + rowCounts[f]);
+        }
+        ParquetChecksums.verify(file, footer, List.of(columns));
         try {
             FileSystemDatasetFactory factory = new FileSystemDatasetFactory(allocator, NativeMemoryPool.getDefault(), FileFormat.PARQUET, uris[f]);
             open.add(factory);

@@ -99,6 +99,72 @@ class ParquetAdapterTest {
     void missingAndDamagedFilesNameTheFile() throws Exception {
         assertThatThrownBy(() -> ParquetDataset.of(List.of(dir.resolve("none.parquet")))).hasMessageContaining("none.parquet does not exist");
         Path junk = Files.writeString(dir.resolve("junk.parquet"), "definitely not parquet");
-        assertThatThrownBy(() -> ParquetDataset.of(List.of(junk))).hasMessageContaining(junk + " is not a readable Parquet file");
+        assertThatThrownBy(() -> ParquetDataset.of(List.of(junk))).hasMessage(junk + " is not a Parquet file: it does not end with PAR1");
+    }
+
+    /** Every id of an epoch of {@code ds} read by 2 process workers, checking each row's name. */
+    private static List<Long> ids(ParquetDataset ds) {
+        List<Long> ids = new java.util.ArrayList<>();
+        try (DataLoader l = DataLoader.builder(ds).batchSize(1000).numWorkers(2).build()) {
+            for (Batch b : l) {
+                try (b) {
+                    BigIntVector id = (BigIntVector) b.root().getVector("id");
+                    for (int r = 0; r < b.size(); r++) {
+                        assertThat(b.root().getVector("name").getObject(r).toString()).isEqualTo("row-" + id.get(r));
+                        ids.add(id.get(r));
+                    }
+                }
+            }
+        }
+        return ids;
+    }
+
+    private static List<Byte> toList(byte[] bytes) {
+        List<Byte> out = new java.util.ArrayList<>(bytes.length);
+        for (byte b : bytes) out.add(b);
+        return out;
+    }
+
+    @Test
+    void pageChecksumsAreVerifiedAndADamagedPageNamesFileColumnAndPage() throws Exception {
+        Path good = ChecksummedParquet.write(dir.resolve("good.parquet"), 0, 200_000, 1000);
+        Path bad = ChecksummedParquet.write(dir.resolve("bad.parquet"), 200_000, 200_000, 1000);
+        assertThat(ids(ParquetDataset.of(List.of(good, bad)))).as("the clean files, read by Arrow's scanner").hasSize(400_000).doesNotHaveDuplicates()
+                .allMatch(id -> id >= 0 && id < 400_000);
+        // 4 KB of zeros over the middle of the second file, inside the page of ids 300000..300999: without
+        // checksums, 512 ids (300200..300711) would read as 0 without a word, as the scanner has no way to know.
+        byte[] bytes = Files.readAllBytes(bad);
+        byte[] id = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(300_200).array();
+        int at = java.util.Collections.indexOfSubList(toList(bytes), toList(id));
+        assertThat(at).isPositive();
+        java.util.Arrays.fill(bytes, at, at + 4096, (byte) 0);
+        Files.write(bad, bytes);
+        Throwable t = org.assertj.core.api.Assertions.catchThrowable(() -> ids(ParquetDataset.of(List.of(good, bad))));
+        assertThat(t).as("the damaged file, checked by the worker that scans it").isInstanceOf(io.ringloader.loader.SampleReadException.class);
+        assertThat(t.getCause()).hasMessageStartingWith(bad + " is a damaged Parquet file: page 100 of column 'id' in row group 0: its bytes ")
+                .hasMessageContaining("do not match the page's checksum");
+        assertThatThrownBy(() -> ParquetDataset.of(List.of(bad))).as("the first file is checked when the dataset is made")
+                .hasMessageStartingWith(bad + " is a damaged Parquet file");
+    }
+
+    @Test
+    void aDirectoryIsTheFilesUnderItLeavingOutHiddenOnes() throws Exception {
+        Path root = dir.resolve("table");
+        parquet(root.resolve("a"), 0, 300);
+        parquet(root.resolve("b"), 300, 500);
+        Files.writeString(root.resolve("_SUCCESS"), "");
+        Files.createDirectories(root.resolve(".staging"));
+        Files.writeString(root.resolve(".staging").resolve("part.tmp"), "not parquet");
+        Set<Long> ids = new HashSet<>();
+        try (DataLoader l = DataLoader.builder(ParquetDataset.of(List.of(root), "id")).batchSize(64).numWorkers(2).build()) {
+            for (Batch b : l) {
+                try (b) {
+                    for (int r = 0; r < b.size(); r++) assertThat(ids.add(((BigIntVector) b.root().getVector("id")).get(r))).isTrue();
+                }
+            }
+        }
+        assertThat(ids).hasSize(500);
+        Path empty = Files.createDirectories(dir.resolve("nothing"));
+        assertThatThrownBy(() -> ParquetDataset.of(List.of(empty))).hasMessage("the directory " + empty + " has no files (names starting with . or _ are left out)");
     }
 }
