@@ -6,6 +6,8 @@ import io.ringloader.data.WorkerContext;
 import org.apache.arrow.vector.types.pojo.Schema;
 
 import java.sql.Connection;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -66,12 +68,42 @@ public final class JdbcDataset implements MapDataset {
         return new JdbcDataset(url, properties, query, key);
     }
 
+    /**
+     * A connection to {@code url}. A SQLite database is opened read-only (a loader only reads, and
+     * SQLite's default mode would create a missing file, empty, in its place): a missing file is an
+     * error naming it.
+     */
     static Connection connect(String url, Properties properties) throws SQLException {
-        try {
-            return DriverManager.getConnection(url, properties);
-        } catch (SQLException e) {
-            throw new SQLException("cannot connect to " + url + ": " + e.getMessage() + " (is the server up, and the address right?)", e);
+        Properties p = properties;
+        if (url.startsWith(SQLITE)) {
+            Path file = sqliteFile(url);
+            if (file != null && !Files.isRegularFile(file)) {
+                throw new SQLException(url + ": the SQLite database file " + file + " does not exist (ringloader opens SQLite read-only and"
+                        + " never creates a database)");
+            }
+            p = new Properties();
+            p.putAll(properties);
+            p.setProperty("open_mode", "1"); // SQLITE_OPEN_READONLY, without SQLITE_OPEN_CREATE
         }
+        try {
+            return DriverManager.getConnection(url, p);
+        } catch (SQLException e) {
+            throw new SQLException("cannot connect to " + url + ": " + e.getMessage()
+                    + (url.startsWith(SQLITE) ? "" : " (is the server up, and the address right?)"), e);
+        }
+    }
+
+    private static final String SQLITE = "jdbc:sqlite:";
+
+    /** The file of a SQLite URL ({@code jdbc:sqlite:path}, {@code jdbc:sqlite:file:path?...}), or null for an in-memory database. */
+    static Path sqliteFile(String url) {
+        String rest = url.substring(SQLITE.length());
+        if (rest.startsWith("file:")) rest = rest.substring(5);
+        int q = rest.indexOf('?');
+        String options = q < 0 ? "" : rest.substring(q);
+        if (q >= 0) rest = rest.substring(0, q);
+        if (rest.isEmpty() || rest.equals(":memory:") || rest.startsWith(":resource:") || options.contains("mode=memory")) return null;
+        return Path.of(rest);
     }
 
     @Override
@@ -88,7 +120,11 @@ public final class JdbcDataset implements MapDataset {
     @Override
     public void open(WorkerContext context) throws SQLException {
         connection = connect(url, properties);
-        statement = connection.prepareStatement(sql);
+        try {
+            statement = connection.prepareStatement(sql);
+        } catch (SQLException e) {
+            throw new SQLException(url + ": cannot prepare " + sql + ": " + e.getMessage() + " (did the database change after the dataset was made?)", e);
+        }
     }
 
     @Override

@@ -73,19 +73,19 @@ public final class JdbcStreamDataset implements IterableDataset {
 
             private void execute(long offset) throws SQLException {
                 String sql = offset == 0 ? shardQuery : shardQuery + offsetClause(offset);
-                statement = connection.prepareStatement(sql);
                 try {
+                    statement = connection.prepareStatement(sql);
                     rows = statement.executeQuery();
                 } catch (SQLException e) {
                     close();
-                    throw e;
+                    throw new SQLException(url + ": shard " + ctx.shardIndex() + " of " + n + " cannot run " + sql + ": " + e.getMessage(), e);
                 }
             }
 
             @Override
             public boolean next(SampleWriter out) throws SQLException {
+                if (rows == null) execute(0);
                 try {
-                    if (rows == null) execute(0);
                     if (!rows.next()) return false;
                     columns.write(rows, out);
                     return true;

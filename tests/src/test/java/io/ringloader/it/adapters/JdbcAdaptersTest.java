@@ -125,6 +125,29 @@ class JdbcAdaptersTest {
     }
 
     @Test
+    void sqliteIsOpenedReadOnlyAndAMissingFileIsNamedNeverCreated() throws Exception {
+        Path db = dir.resolve("samples.db");
+        String url = "jdbc:sqlite:" + db;
+        try (Connection c = DriverManager.getConnection(url)) {
+            fill(c, 100);
+        }
+        Path absent = dir.resolve("absent.db");
+        assertThatThrownBy(() -> JdbcDataset.byKey("jdbc:sqlite:" + absent, "SELECT id FROM samples", "id"))
+                .hasMessageContaining("the SQLite database file " + absent + " does not exist");
+        assertThat(absent).as("byKey on a missing file creates none").doesNotExist();
+        JdbcDataset ds = JdbcDataset.byKey(url, "SELECT id, x, name, label FROM samples", "id");
+        JdbcStreamDataset stream = JdbcStreamDataset.of(url, "SELECT id, x, name FROM samples", "id");
+        Files.delete(db);
+        try (DataLoader l = DataLoader.builder(ds).batchSize(10).numWorkers(1).build()) {
+            assertThatThrownBy(() -> readAll(l)).hasMessageContaining(url).hasMessageContaining("does not exist");
+        }
+        try (DataLoader l = DataLoader.builder(stream).batchSize(10).numWorkers(1).build()) {
+            assertThatThrownBy(() -> readAll(l)).hasMessageContaining(url).hasMessageContaining("does not exist");
+        }
+        assertThat(db).as("the workers created no empty database in its place").doesNotExist();
+    }
+
+    @Test
     void postgresqlServesEachWorkerOverItsOwnConnectionAndItsDeathIsAClearError() throws Exception {
         try (PostgresServer pg = PostgresServer.start()) {
             try (Connection c = DriverManager.getConnection(pg.url())) {
