@@ -14,12 +14,22 @@ import java.util.SplittableRandom;
  *                    are {@code r * shards} to {@code (r + 1) * shards - 1}); in {@code open}, the first of this rank's
  * @param shardCount  how many shards there are, of all ranks
  * @param pid         the process this worker runs in
+ * @param timeoutMillis the loader's {@code timeout}: a worker that delivers no batch for that long is
+ *                    declared hung. A dataset that waits on something (a server, with retries) keeps its
+ *                    own waiting well inside it, so that its error, naming what it waited for, reaches
+ *                    the trainer first. 0 when unknown.
  */
-public record WorkerContext(int workerId, int numWorkers, long seed, int epoch, int shardIndex, int shardCount, long pid) {
+public record WorkerContext(int workerId, int numWorkers, long seed, int epoch, int shardIndex, int shardCount, long pid,
+                            long timeoutMillis) {
+
+    /** A context without a known timeout. */
+    public WorkerContext(int workerId, int numWorkers, long seed, int epoch, int shardIndex, int shardCount, long pid) {
+        this(workerId, numWorkers, seed, epoch, shardIndex, shardCount, pid, 0);
+    }
 
     /** The same context in another epoch. */
     public WorkerContext withEpoch(int epoch) {
-        return new WorkerContext(workerId, numWorkers, seed, epoch, shardIndex, shardCount, pid);
+        return new WorkerContext(workerId, numWorkers, seed, epoch, shardIndex, shardCount, pid, timeoutMillis);
     }
 
     /**

@@ -43,7 +43,7 @@ final class WorkerSet {
         // A stream's shards are the dataset's, not the workers': a worker is told the first of this rank's
         // (shard s of a request is shardIndex + s of shardCount), and takes whichever it is asked for.
         return new WorkerSpec(w, s.numWorkers(), s.seed(), s.rank() * s.shards(), s.worldSize() * s.shards(),
-                recipe, columns, s.requestRingBytes(), s.batchRingBytes(), s.jvmOptions(), cpu, tmpDir);
+                recipe, columns, s.requestRingBytes(), s.batchRingBytes(), s.jvmOptions(), cpu, tmpDir, s.timeout().toMillis());
     }
 
     /** Starts the workers; the first {@code launched.size()} are process workers whose JVMs already boot. */

@@ -69,7 +69,7 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
     /** The segment, under {@code name} (a process worker's JVM may already be waiting for it). */
     static Segment allocate(WorkerSpec spec, String name) {
         WorkerConfig config = new WorkerConfig(spec.recipe().bytes(), spec.recipe().classes(), spec.columns(), spec.id(), spec.numWorkers(),
-                spec.seed(), spec.shardIndex(), spec.shardCount(), spec.cpu());
+                spec.seed(), spec.shardIndex(), spec.shardCount(), spec.cpu(), spec.timeoutMillis());
         byte[] bytes = config.encode();
         long requestOffset = WorkerSegment.requestRingOffset(bytes.length);
         long batchOffset = WorkerSegment.batchRingOffset(bytes.length, spec.requestCapacity());

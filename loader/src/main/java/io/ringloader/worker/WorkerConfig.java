@@ -25,7 +25,7 @@ import java.util.Map;
  * user's dataset, inside {@code dataset}, goes through Java serialization.
  */
 record WorkerConfig(byte[] dataset, Map<String, byte[]> classes, List<ColumnLayout> columns, int workerId, int numWorkers, long seed,
-                    int shardIndex, int shardCount, int cpu) {
+                    int shardIndex, int shardCount, int cpu, long timeoutMillis) {
 
     /** Leads the encoded form: a worker of another ringloader version fails clearly instead of misreading. */
     private static final int MAGIC = 0x524C4332; // "RLC2": strings as length and UTF-8 bytes
@@ -55,6 +55,7 @@ record WorkerConfig(byte[] dataset, Map<String, byte[]> classes, List<ColumnLayo
             out.writeInt(shardIndex);
             out.writeInt(shardCount);
             out.writeInt(cpu);
+            out.writeLong(timeoutMillis);
         } catch (IOException e) {
             throw new UncheckedIOException(e); // a ByteArrayOutputStream does not fail
         }
@@ -81,7 +82,7 @@ record WorkerConfig(byte[] dataset, Map<String, byte[]> classes, List<ColumnLayo
                 columns.add(new ColumnLayout(name, kind, dtype < 0 ? null : Columns.DType.values()[dtype], in.readInt()));
             }
             return new WorkerConfig(dataset, classes, List.copyOf(columns), in.readInt(), in.readInt(), in.readLong(),
-                    in.readInt(), in.readInt(), in.readInt());
+                    in.readInt(), in.readInt(), in.readInt(), in.readLong());
         } catch (IOException e) {
             throw new UncheckedIOException("the worker's configuration is cut short", e);
         }

@@ -105,7 +105,7 @@ final class WorkerLoop implements AutoCloseable {
         ClassLoader loader = config.classes().isEmpty() ? WorkerLoop.class.getClassLoader()
                 : new Recipe.ShippedClassLoader(config.classes(), WorkerLoop.class.getClassLoader());
         WorkerContext context = new WorkerContext(config.workerId(), config.numWorkers(), config.seed(), 0,
-                config.shardIndex(), config.shardCount(), ProcessHandle.current().pid());
+                config.shardIndex(), config.shardCount(), ProcessHandle.current().pid(), config.timeoutMillis());
         Dataset dataset;
         try {
             dataset = new Recipe(config.dataset(), config.classes()).open(loader);
@@ -280,7 +280,7 @@ final class WorkerLoop implements AutoCloseable {
             if (c == null || c.nextBatch != k && !(c.exhausted && k >= c.nextBatch)) {
                 if (c != null) close(cursors.remove(shard));
                 WorkerContext ctx = new WorkerContext(context.workerId(), context.numWorkers(), context.seed(), epoch,
-                        context.shardIndex() + shard, context.shardCount(), context.pid());
+                        context.shardIndex() + shard, context.shardCount(), context.pid(), context.timeoutMillis());
                 c = new Cursor(iterable.stream(ctx), ctx);
                 cursors.put(shard, c);
                 builder.setStreamContext(ctx);

@@ -106,7 +106,7 @@ public final class WorkerMain {
         WorkerConfig sample = new WorkerConfig(new byte[0], java.util.Map.of(), java.util.List.of(
                 new io.ringloader.batch.ColumnLayout("x", io.ringloader.batch.ColumnLayout.Kind.TENSOR, io.ringloader.data.Columns.DType.FLOAT32, 4),
                 new io.ringloader.batch.ColumnLayout("y", io.ringloader.batch.ColumnLayout.Kind.FIXED, io.ringloader.data.Columns.DType.INT64, 1)),
-                0, 1, 0, 0, 1, -1);
+                0, 1, 0, 0, 1, -1, 0);
         WorkerConfig.decode(sample.encode());
         java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
         try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {

@@ -19,7 +19,9 @@ import java.util.List;
  * @param jvmOptions      extra options for a process worker's JVM
  * @param cpu             the CPU to pin the worker to, or -1
  * @param tmpDir          the java.io.tmpdir of a process worker (the loader removes it), or null
+ * @param timeoutMillis   the loader's timeout, for the datasets' own budgets ({@link io.ringloader.data.WorkerContext#timeoutMillis})
  */
 public record WorkerSpec(int id, int numWorkers, long seed, int shardIndex, int shardCount, Recipe recipe, List<ColumnLayout> columns,
-                         long requestCapacity, long batchCapacity, List<String> jvmOptions, int cpu, java.nio.file.Path tmpDir) {
+                         long requestCapacity, long batchCapacity, List<String> jvmOptions, int cpu, java.nio.file.Path tmpDir,
+                         long timeoutMillis) {
 }

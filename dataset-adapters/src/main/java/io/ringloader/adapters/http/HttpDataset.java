@@ -41,7 +41,9 @@ import java.util.concurrent.TimeoutException;
  * (an event loop's threads do not survive it); here the runtime is simply made where it runs.
  *
  * <p>Transient failures (no connection, a timeout, a 5xx answer) are retried with exponential backoff;
- * what still fails, and any 4xx answer, is an error naming the URL and the status. The decoder turns a
+ * what still fails, and any 4xx answer, is an error naming the URL and the status. A sample's attempts,
+ * waits included, fit in half the loader's {@code timeout} ({@link WorkerContext#timeoutMillis}): a
+ * server that does not answer is an error naming its URL before the loader declares the worker hung. The decoder turns a
  * body into the sample's columns; the default keeps the body as a binary column {@code body}.
  */
 public final class HttpDataset implements MapDataset {
@@ -62,6 +64,9 @@ public final class HttpDataset implements MapDataset {
     private transient Bootstrap bootstrap;
     private transient Channel channel;
     private transient CompletableFuture<FullHttpResponse> pending;
+    /** How long one sample's attempts may take in all: half the loader's timeout, or unbounded. */
+    private transient long budgetMillis;
+    private transient long loaderTimeoutMillis;
 
     private HttpDataset(String template, long size, Schema schema, Decoder decoder, int attempts, long timeoutMillis) {
         if (!template.contains("{i}")) throw new IllegalArgumentException("the URL template needs {i} for the sample index: " + template);
@@ -103,6 +108,8 @@ public final class HttpDataset implements MapDataset {
     /** This worker's own event loop (one thread) and client. */
     @Override
     public void open(WorkerContext context) {
+        loaderTimeoutMillis = context.timeoutMillis();
+        budgetMillis = loaderTimeoutMillis > 0 ? loaderTimeoutMillis / 2 : Long.MAX_VALUE;
         group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         bootstrap = new Bootstrap().group(group).channel(NioSocketChannel.class)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) timeoutMillis)
@@ -137,10 +144,15 @@ public final class HttpDataset implements MapDataset {
     @Override
     public void read(long index, SampleWriter out) throws Exception {
         URI uri = URI.create(template.replace("{i}", Long.toString(index)));
+        long deadline = budgetMillis == Long.MAX_VALUE ? Long.MAX_VALUE : System.nanoTime() / 1_000_000 + budgetMillis;
         Exception last = null;
-        for (int attempt = 1; attempt <= attempts; attempt++) {
+        int attempt = 0;
+        while (attempt < attempts) {
+            long left = deadline == Long.MAX_VALUE ? timeoutMillis : deadline - System.nanoTime() / 1_000_000;
+            if (left <= 0) break;
+            attempt++;
             try {
-                byte[] body = get(uri);
+                byte[] body = get(uri, Math.min(timeoutMillis, left));
                 decoder.decode(body, index, out);
                 return;
             } catch (PermanentFailure e) {
@@ -148,17 +160,23 @@ public final class HttpDataset implements MapDataset {
             } catch (IOException | TimeoutException | ExecutionException e) {
                 last = e;
                 closeChannel();
-                if (attempt < attempts) Thread.sleep(50L << (attempt - 1)); // 50, 100, 200 ms ...
+                if (attempt < attempts) Thread.sleep(Math.max(0, Math.min(50L << (attempt - 1), deadline - System.nanoTime() / 1_000_000))); // 50, 100, 200 ms ...
             }
         }
-        throw new IOException("GET " + uri + " (sample " + index + ") failed " + attempts + " times; the last: "
-                + (last instanceof ExecutionException ee ? ee.getCause() : last), last);
+        Throwable cause = last instanceof ExecutionException ee ? ee.getCause() : last;
+        if (attempt < attempts) {
+            throw new IOException("GET " + uri + " (sample " + index + ") failed " + attempt + " of " + attempts + " times in " + budgetMillis
+                    + " ms, the half of the loader's timeout (" + loaderTimeoutMillis + " ms) a sample may wait; the last: " + cause
+                    + ". Raise DataLoader.Builder.timeout, or lower the attempts or their timeout with HttpDataset.withRetries", last);
+        }
+        throw new IOException("GET " + uri + " (sample " + index + ") failed " + attempts + " times; the last: " + cause, last);
     }
 
-    private byte[] get(URI uri) throws Exception {
+    private byte[] get(URI uri, long timeoutMillis) throws Exception {
         if (channel == null || !channel.isActive()) {
             int port = uri.getPort() < 0 ? 80 : uri.getPort();
-            channel = bootstrap.connect(uri.getHost(), port).sync().channel();
+            channel = bootstrap.clone().option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, timeoutMillis))
+                    .connect(uri.getHost(), port).sync().channel();
         }
         String path = uri.getRawPath() + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery());
         DefaultFullHttpRequest request = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path);

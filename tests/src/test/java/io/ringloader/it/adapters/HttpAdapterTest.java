@@ -74,6 +74,23 @@ class HttpAdapterTest {
     }
 
     @Test
+    void aServerThatNeverAnswersIsAnErrorNamingTheUrlWithinTheLoadersTimeout() throws Exception {
+        // It listens (connections are accepted by the kernel) but reads nothing and answers nothing. The
+        // default retries (4 attempts of up to 5 s) would outlast the loader's 5 s timeout and end as a
+        // hung worker without a URL; they fit in half of it instead.
+        try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            String url = "http://127.0.0.1:" + silent.getLocalPort() + "/item/{i}";
+            try (DataLoader l = DataLoader.builder(HttpDataset.of(url, 10)).batchSize(5).numWorkers(1)
+                    .timeout(java.time.Duration.ofSeconds(5)).build()) {
+                assertThatThrownBy(() -> l.iterator().next()).isInstanceOf(SampleReadException.class)
+                        .hasMessageContaining("GET http://127.0.0.1:" + silent.getLocalPort() + "/item/0 (sample 0) failed")
+                        .hasMessageContaining("in 2500 ms, the half of the loader's timeout (5000 ms)")
+                        .hasMessageContaining("DataLoader.Builder.timeout");
+            }
+        }
+    }
+
+    @Test
     void aServerThatDiesMidEpochIsAClearErrorNotAHang() throws Exception {
         TestHttpServer server = new TestHttpServer();
         try (DataLoader l = DataLoader.builder(HttpDataset.of(server.template(), 1000).withRetries(3, 1000)).batchSize(10).numWorkers(2).build()) {
