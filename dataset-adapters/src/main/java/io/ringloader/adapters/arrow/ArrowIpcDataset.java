@@ -36,6 +36,8 @@ public final class ArrowIpcDataset implements MapDataset {
     private transient List<MappedArrowFile> mapped;
     private transient BufferAllocator allocator;
     private transient List<ArrowRows> sources;
+    /** The file of each of {@link #sources}. */
+    private transient List<MappedArrowFile> sourceFiles;
     private transient long[] batchStarts;
 
     private ArrowIpcDataset(List<Path> files, List<String> columns) {
@@ -102,6 +104,7 @@ public final class ArrowIpcDataset implements MapDataset {
         allocator = new RootAllocator();
         mapped = MappedArrowFile.openAll(Arrays.stream(files).map(Path::of).toList());
         sources = new ArrayList<>();
+        sourceFiles = new ArrayList<>();
         List<Long> starts = new ArrayList<>();
         long row = 0;
         for (MappedArrowFile m : mapped) {
@@ -109,6 +112,7 @@ public final class ArrowIpcDataset implements MapDataset {
             for (int b = 0; b < rows.length; b++) {
                 VectorSchemaRoot root = m.load(b, allocator);
                 sources.add(new ArrowRows(root, columns, m.path(), b));
+                sourceFiles.add(m);
                 starts.add(row);
                 row += rows[b];
             }
@@ -122,7 +126,25 @@ public final class ArrowIpcDataset implements MapDataset {
         int b = Arrays.binarySearch(batchStarts, index);
         if (b < 0) b = -b - 2;
         while (b + 1 < batchStarts.length - 1 && batchStarts[b + 1] == index) b++; // skip empty batches
-        sources.get(b).write((int) (index - batchStarts[b]), out);
+        try {
+            sources.get(b).write((int) (index - batchStarts[b]), out);
+        } catch (InternalError e) {
+            // The JVM's word for a SIGBUS in a mapped page: the file is shorter than the mapping now.
+            throw changedUnderTheReader(sourceFiles.get(b), b, index, e);
+        }
+    }
+
+    private static IllegalStateException changedUnderTheReader(MappedArrowFile m, int batch, long index, InternalError e) {
+        long now;
+        try {
+            now = java.nio.file.Files.size(m.path());
+        } catch (java.io.IOException gone) {
+            now = -1;
+        }
+        return new IllegalStateException(m.path() + " changed under the reader while sample " + index + " was read from it: it was "
+                + m.mappedBytes() + " bytes when the worker mapped it, and is " + (now < 0 ? "gone" : now + " bytes") + " now (truncated or"
+                + " rewritten by another process). An Arrow IPC file must stay as it is while a loader reads it: write a new file and"
+                + " rename it into place instead (" + e.getMessage() + ")", e);
     }
 
     @Override
@@ -131,6 +153,7 @@ public final class ArrowIpcDataset implements MapDataset {
         if (mapped != null) mapped.forEach(MappedArrowFile::close);
         if (allocator != null) allocator.close();
         sources = null;
+        sourceFiles = null;
         mapped = null;
         allocator = null;
     }

@@ -84,6 +84,11 @@ final class MappedArrowFile implements AutoCloseable {
         return true;
     }
 
+    /** The bytes mapped: the file's size when it was opened. */
+    long mappedBytes() {
+        return map.byteSize();
+    }
+
     Path path() {
         return path;
     }

@@ -94,6 +94,24 @@ class ArrowAdaptersTest {
     }
 
     @Test
+    void aFileTruncatedWhileMappedNamesTheFileAndSaysItChanged() throws Exception {
+        Path a = ArrowFiles.write(dir.resolve("a.arrow"), 0, 20, 5000, false); // 20 batches of 5000 rows, about 4 MB
+        long size = Files.size(a);
+        try (DataLoader l = DataLoader.builder(ArrowIpcDataset.of(List.of(a))).batchSize(5000).numWorkers(1).prefetchFactor(1).build()) {
+            var it = l.iterator();
+            it.next().close(); // the worker has mapped the file
+            try (var ch = java.nio.channels.FileChannel.open(a, java.nio.file.StandardOpenOption.WRITE)) {
+                ch.truncate(4096); // another process cuts the file short under the mapping
+            }
+            assertThatThrownBy(() -> {
+                while (it.hasNext()) it.next().close();
+            }).isInstanceOf(SampleReadException.class).cause()
+                    .hasMessageStartingWith(a + " changed under the reader while sample ")
+                    .hasMessageContaining("it was " + size + " bytes when the worker mapped it, and is 4096 bytes now");
+        }
+    }
+
+    @Test
     void streamsAreShardedByRecordBatchAcrossWorkers() throws Exception {
         Path a = ArrowFiles.write(dir.resolve("a.arrows"), 0, 5, 40, true);
         Path b = ArrowFiles.write(dir.resolve("b.arrows"), 200, 2, 40, true);
