@@ -169,7 +169,7 @@ abstract sealed class Epoch implements Iterator<Batch> permits MapEpoch, StreamE
     /** {@link #toBatch} for a record already counted as held by {@code w} (one taken from a lost worker's ring). */
     Batch toHeldBatch(Worker w, RingRecord r, long index, long[] indices) {
         var record = r.payload();
-        long count = loader.counters().delivered(w.id(), record.get(JAVA_LONG, RecordHeader.BUSY_NANOS));
+        long count = loader.counters().delivered(w.id(), w.pid(), record.get(JAVA_LONG, RecordHeader.BUSY_NANOS));
         loader.batchTaken();
         VectorSchemaRoot root;
         try {

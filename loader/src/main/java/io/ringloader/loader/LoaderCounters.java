@@ -14,16 +14,21 @@ final class LoaderCounters {
     private final AtomicLong restarts = new AtomicLong(), skipped = new AtomicLong();
     private volatile long firstNext, lastNext;
     private final AtomicLongArray workerBatches, workerBusy;
+    /** The pid of the last worker of each slot that delivered a batch: stats() names it after the workers stopped. */
+    private final AtomicLongArray workerPids;
     private final long batchRingBytes;
 
     LoaderCounters(int numWorkers, long batchRingBytes) {
         this.workerBatches = new AtomicLongArray(numWorkers);
         this.workerBusy = new AtomicLongArray(numWorkers);
+        this.workerPids = new AtomicLongArray(numWorkers);
+        for (int w = 0; w < numWorkers; w++) workerPids.set(w, -1);
         this.batchRingBytes = batchRingBytes;
     }
 
-    /** A batch of {@code rows} samples that worker {@code id} built in {@code busyNanos}; returns the loader's batch count. */
-    long delivered(int id, long busyNanos) {
+    /** A batch that worker {@code id} (process {@code pid}) built in {@code busyNanos}; returns the loader's batch count. */
+    long delivered(int id, long pid, long busyNanos) {
+        workerPids.set(id, pid);
         workerBatches.incrementAndGet(id);
         workerBusy.addAndGet(id, busyNanos);
         return batches.incrementAndGet();
@@ -60,7 +65,7 @@ final class LoaderCounters {
         List<LoaderStats.WorkerStats> per = new ArrayList<>();
         for (int w = 0; w < workerBatches.length(); w++) {
             Worker worker = workers == null ? null : workers.get(w);
-            per.add(new LoaderStats.WorkerStats(w, worker == null ? -1 : worker.pid(), workerBatches.get(w),
+            per.add(new LoaderStats.WorkerStats(w, worker == null ? workerPids.get(w) : worker.pid(), workerBatches.get(w),
                     Duration.ofNanos(workerBusy.get(w)), worker == null ? 0 : worker.batches().occupancy(),
                     worker == null ? batchRingBytes : worker.batches().capacity()));
         }

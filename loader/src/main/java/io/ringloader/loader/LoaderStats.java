@@ -26,7 +26,9 @@ public record LoaderStats(long batches, long samples, Duration waiting, Duration
 
     /**
      * @param id             worker id
-     * @param pid            the process it runs in
+     * @param pid            the process it runs in; once the workers stopped (after an epoch without
+     *                       persistentWorkers), that of the last one of this id that delivered a batch;
+     *                       -1 if none did
      * @param batches        batches it built
      * @param busy           time it spent building them
      * @param ringBytesInUse bytes of its batch ring now taken (batches built and not yet released)

@@ -61,12 +61,25 @@ final class ProcessTree {
         return false;
     }
 
-    /** "pid 123: java ... " for messages. */
+    /** "pid 123: java ... " for messages; a process without a command line says why it has none. */
     static String describe(ProcessHandle p) {
         ProcessHandle.Info info = p.info();
-        String cmd = info.commandLine().or(info::command).orElse("?");
+        String cmd = info.commandLine().or(info::command).orElseGet(() -> withoutCommandLine(p.pid()));
         if (cmd.length() > 300) cmd = cmd.substring(0, 300) + " ...";
         return "pid " + p.pid() + ": " + cmd;
+    }
+
+    /** Why {@code pid} shows no command line: it is gone, or a zombie (killed, not yet reaped), from /proc/pid/stat. */
+    static String withoutCommandLine(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            int close = stat.lastIndexOf(')'); // the name, in parentheses, may hold spaces
+            String name = stat.substring(stat.indexOf('(') + 1, close);
+            char state = stat.charAt(close + 2);
+            return state == 'Z' ? "(" + name + ", exited: a zombie its parent has not reaped yet)" : "(" + name + ", state " + state + ", command line unreadable)";
+        } catch (IOException | RuntimeException e) {
+            return "(exited)";
+        }
     }
 
     /** A thread dump of every JVM in the tree, taken with {@code jcmd <pid> Thread.print}. */

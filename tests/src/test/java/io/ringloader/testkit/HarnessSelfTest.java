@@ -94,6 +94,25 @@ class HarnessSelfTest {
     }
 
     @Test
+    void aProcessWithoutACommandLineIsDescribedAsWhatItIs() throws Exception {
+        // sh execs a sleep that never reaps its child: the child, once it exits, stays a zombie.
+        Process parent = new ProcessBuilder("sh", "-c", "sleep 0.2 & exec sleep 30").start();
+        try {
+            ProcessHandle child = null;
+            String seen = "";
+            for (int i = 0; i < 200 && !seen.contains("zombie"); i++) {
+                Thread.sleep(25);
+                child = parent.toHandle().children().findFirst().orElse(null);
+                if (child != null) seen = ProcessTree.describe(child);
+            }
+            assertThat(seen).as("a zombie, which the kill rounds meet again").startsWith("pid " + child.pid() + ": (sleep, exited: a zombie");
+        } finally {
+            parent.destroyForcibly().waitFor();
+        }
+        assertThat(ProcessTree.withoutCommandLine(parent.pid())).isEqualTo("(exited)");
+    }
+
+    @Test
     void nothingIsLeftInDevShm() throws Exception {
         run(selectMethod(OutcomesSample.class, "leavesSharedMemory"));
         try (Stream<Path> files = Files.list(Path.of("/dev/shm"))) {

@@ -474,6 +474,17 @@ class DataLoaderTest {
             assertThat(s.waiting()).isPositive().isLessThanOrEqualTo(s.elapsed());
             assertThat(s.stallPercent()).isBetween(0.0, 100.0);
         }
+        // Workers that stop at each epoch's end are still named by the pid they had.
+        try (DataLoader l = loader(new Datasets.Numbers(300), WorkerMode.PROCESS, 2).batchSize(32).build()) {
+            java.util.Set<Long> pids = new java.util.HashSet<>();
+            for (Batch b : l) {
+                try (b) {
+                    pids.addAll(l.workerPids());
+                }
+            }
+            assertThat(l.workerPids()).as("no worker runs after the epoch").isEmpty();
+            assertThat(l.stats().workers()).extracting(LoaderStats.WorkerStats::pid).allSatisfy(pid -> assertThat(pid).isIn(pids));
+        }
     }
 
     @Test
