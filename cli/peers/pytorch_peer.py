@@ -4,7 +4,7 @@
 Runs with Debian's python3-torch (apt-get install python3-torch python3-numpy),
 through /usr/bin/python3. Prints one JSON object a line.
 
-usage: pytorch_peer.py [--workloads tiny,wide,cpu,startup] [--workers 0,1,2]
+usage: pytorch_peer.py [--workloads tiny,wide,cpu,wide-long,cpu-long,startup] [--workers 0,1,2]
                        [--context fork|spawn|forkserver]
 
 `startup` runs once for every worker count of --workers above 0.
@@ -20,6 +20,9 @@ from torch.utils.data import DataLoader, Dataset
 
 M64 = (1 << 64) - 1
 CPU_SAMPLES = 512
+# cpu-long in pure Python (about 25 ms a sample): 131,072 samples would take an hour an epoch; 1,024
+# give epochs of about 25 s with one worker, long enough for its scaling, which is what it compares.
+CPU_LONG_SAMPLES = 1_024
 
 
 class Tiny(Dataset):
@@ -33,8 +36,11 @@ class Tiny(Dataset):
 
 
 class Wide(Dataset):
+    def __init__(self, size=2_048):
+        self.size = size
+
     def __len__(self):
-        return 2_048
+        return self.size
 
     def __getitem__(self, i):
         return np.full(3 * 224 * 224, (i % 251) / 251, dtype=np.float32), i % 1000
@@ -53,14 +59,18 @@ class Cpu(Dataset):
     # Pure-Python kernel is ~100x slower than the JVM's; only the first
     # CPU_SAMPLES samples are used so a run ends in minutes. Compare this
     # workload by scaling (rate with 2 workers / rate with 1), not by rate.
+    def __init__(self, size=CPU_SAMPLES):
+        self.size = size
+
     def __len__(self):
-        return CPU_SAMPLES
+        return self.size
 
     def __getitem__(self, i):
         return cpu_kernel(i), i % 10
 
 
-DATASETS = {"tiny": (Tiny, 256), "wide": (Wide, 32), "cpu": (Cpu, 64)}
+DATASETS = {"tiny": (Tiny, 256), "wide": (Wide, 32), "cpu": (Cpu, 64),
+            "wide-long": (lambda: Wide(16_384), 32), "cpu-long": (lambda: Cpu(CPU_LONG_SAMPLES), 64)}
 
 
 def loader(name, workers, context, persistent=True, shuffle=True):
@@ -76,7 +86,7 @@ def loader(name, workers, context, persistent=True, shuffle=True):
 def consume(name, batch):
     data, label = batch
     s = int(label.sum())
-    if name == "wide":
+    if name.startswith("wide"):
         flat = data.reshape(-1)
         s += float(flat[::1024].sum())  # one float per 4096-byte page
     return s
@@ -93,12 +103,13 @@ def epoch(name, dl):
 
 def run_throughput(name, workers, context):
     dl = loader(name, workers, context)
-    epoch(name, dl)  # warm-up, workers stay up
+    n1, dt1 = epoch(name, dl)  # warm-up, workers stay up; its rate is reported beside the timed epoch's
     n, dt = epoch(name, dl)
     out = {"impl": f"pytorch-{context}" if workers else "pytorch", "workload": name,
-           "workers": workers, "samples_per_s": round(n / dt, 1)}
-    if name == "wide":
+           "workers": workers, "samples_per_s": round(n / dt, 1), "epoch1_samples_per_s": round(n1 / dt1, 1)}
+    if name.startswith("wide"):
         out["gb_per_s"] = round(n * 3 * 224 * 224 * 4 / dt / 1e9, 3)
+        out["epoch1_gb_per_s"] = round(n1 * 3 * 224 * 224 * 4 / dt1 / 1e9, 3)
     del dl
     return out
 
@@ -116,7 +127,7 @@ def run_startup(context, workers=2):
             "ms": round(statistics.median(times), 1)}
 
 
-def run_memcpy():
+def run_memcpy(name):
     src = np.ones(32 * 3 * 224 * 224, dtype=np.float32)
     dst = np.empty_like(src)
     np.copyto(dst, src)
@@ -125,13 +136,13 @@ def run_memcpy():
     for _ in range(reps):
         np.copyto(dst, src)
     dt = time.perf_counter() - t0
-    return {"impl": "memcpy-numpy", "workload": "wide", "workers": 0,
+    return {"impl": "memcpy-numpy", "workload": name, "workers": 0,
             "gb_per_s": round(reps * src.nbytes / dt / 1e9, 3)}
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--workloads", default="tiny,wide,cpu,startup")
+    ap.add_argument("--workloads", default="tiny,wide,cpu,wide-long,cpu-long,startup")
     ap.add_argument("--workers", default="0,1,2")
     ap.add_argument("--context", default="fork")
     a = ap.parse_args()
@@ -142,8 +153,8 @@ def main():
                 if w > 0:
                     print(json.dumps(run_startup(a.context, w)), flush=True)
             continue
-        if name == "wide":
-            print(json.dumps(run_memcpy()), flush=True)
+        if name.startswith("wide"):
+            print(json.dumps(run_memcpy(name)), flush=True)
         for w in (int(x) for x in a.workers.split(",")):
             print(json.dumps(run_throughput(name, w, a.context)), flush=True)
 

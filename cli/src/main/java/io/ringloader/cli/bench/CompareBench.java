@@ -27,7 +27,7 @@ import java.util.concurrent.TimeUnit;
 public final class CompareBench {
     private CompareBench() {}
 
-    static final List<String> LOADER_WORKLOADS = List.of("tiny", "wide", "cpu");
+    static final List<String> LOADER_WORKLOADS = List.of("tiny", "wide", "cpu", "wide-long", "cpu-long");
     /** One measurement may take this long before it is killed and reported as missing. */
     private static final long CHILD_TIMEOUT_MINUTES = 10;
 
@@ -89,10 +89,12 @@ public final class CompareBench {
             Path peer = root.resolve("cli/peers/pytorch_peer.py");
             String counts = String.join(",", Arrays.stream(workers).mapToObj(Integer::toString).toList());
             String positive = String.join(",", Arrays.stream(workers).filter(w -> w > 0).mapToObj(Integer::toString).toList());
-            runs.python("pytorch fork", List.of("/usr/bin/python3", peer.toString(), "--workloads", "tiny,wide,cpu,startup", "--workers", counts, "--context", "fork"));
+            runs.python("pytorch fork", List.of("/usr/bin/python3", peer.toString(), "--workloads", "tiny,wide,cpu,wide-long,startup", "--workers", counts, "--context", "fork"));
             if (!positive.isEmpty()) {
-                runs.python("pytorch spawn", List.of("/usr/bin/python3", peer.toString(), "--workloads", "tiny,wide,cpu,startup", "--workers", positive, "--context", "spawn"));
+                runs.python("pytorch spawn", List.of("/usr/bin/python3", peer.toString(), "--workloads", "tiny,wide,cpu,wide-long,startup", "--workers", positive, "--context", "spawn"));
             }
+            // cpu-long's pure-Python kernel takes tens of seconds an epoch: its scaling, from 1 to 2 fork workers, is what counts.
+            runs.python("pytorch cpu-long", List.of("/usr/bin/python3", peer.toString(), "--workloads", "cpu-long", "--workers", "1,2", "--context", "fork"));
             torch = runs.capture(List.of("/usr/bin/python3", "-c", "import torch; print(torch.__version__)")).strip();
         }
         double minutes = (System.nanoTime() - t0) / 60e9;

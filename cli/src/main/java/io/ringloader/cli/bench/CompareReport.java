@@ -32,7 +32,9 @@ final class CompareReport {
     static final List<Metric> METRICS = List.of(
             new Metric("tiny", "samples_per_s", "samples/s", true),
             new Metric("wide", "gb_per_s", "GB/s", true),
+            new Metric("wide-long", "gb_per_s", "GB/s", true),
             new Metric("cpu", "samples_per_s", "samples/s", true),
+            new Metric("cpu-long", "samples_per_s", "samples/s", true),
             new Metric("startup", "ms", "ms to the first batch", false),
             new Metric("train", "steps_per_s", "training steps/s", true));
 
@@ -48,13 +50,13 @@ final class CompareReport {
     }
 
     private final List<Entry> entries;
-    /** The single-thread copies of one wide batch (the physical limit), by implementation. */
-    private final Map<String, List<Double>> copies;
+    /** The single-thread copies of one wide batch (the physical limit), by workload ("wide", "wide-long"), then implementation. */
+    private final Map<String, Map<String, List<Double>>> copies;
     private final Machine machine;
     private final double minutes;
     private final List<String> missing;
 
-    private CompareReport(List<Entry> entries, Map<String, List<Double>> copies, Machine machine, double minutes, List<String> missing) {
+    private CompareReport(List<Entry> entries, Map<String, Map<String, List<Double>>> copies, Machine machine, double minutes, List<String> missing) {
         this.entries = entries;
         this.copies = copies;
         this.machine = machine;
@@ -66,7 +68,7 @@ final class CompareReport {
 
     static CompareReport of(List<String> lines, Machine machine, double minutes, List<String> missing) {
         List<Entry> entries = new ArrayList<>();
-        Map<String, List<Double>> copies = new TreeMap<>();
+        Map<String, Map<String, List<Double>>> copies = new TreeMap<>();
         for (String line : lines) {
             Map<String, String> f = new LinkedHashMap<>();
             Matcher m = FIELD.matcher(line);
@@ -74,7 +76,7 @@ final class CompareReport {
             String impl = f.get("impl"), workload = f.get("workload");
             if (impl == null) continue; // the run's own summary line
             if (impl.startsWith("memcpy")) {
-                copies.computeIfAbsent(impl, k -> new ArrayList<>()).add(Double.parseDouble(f.get("gb_per_s")));
+                copies.computeIfAbsent(workload, k -> new TreeMap<>()).computeIfAbsent(impl, k -> new ArrayList<>()).add(Double.parseDouble(f.get("gb_per_s")));
                 continue;
             }
             Optional<Metric> metric = METRICS.stream().filter(x -> x.workload().equals(workload)).findFirst();
@@ -127,12 +129,31 @@ final class CompareReport {
                         number(warm.get().value()), number(peer.get().value()), peer.get().impl(), times(ratio(m, warm.get().value(), peer.get().value()))));
             }
         }
-        sb.append("\n| scaling, `cpu` workload | 2 workers / 1 worker |\n|---|---:|\n");
+        sb.append("\n| scaling, 2 workers / 1 worker | `cpu` | `cpu-long` | `wide-long` |\n|---|---:|---:|---:|\n");
         for (String impl : List.of("ringloader-process", "ringloader-thread", "pytorch-fork", "pytorch-spawn", "djl")) {
-            Optional<Entry> one = find(impl, "cpu", 1), two = find(impl, "cpu", 2);
-            if (one.isPresent() && two.isPresent()) {
-                sb.append(String.format(Locale.ROOT, "| %s | %.2f |%n", impl, two.get().value() / one.get().value()));
+            StringBuilder row = new StringBuilder("| " + impl + " |");
+            boolean any = false;
+            for (String w : List.of("cpu", "cpu-long", "wide-long")) {
+                Optional<Entry> one = find(impl, w, 1), two = find(impl, w, 2);
+                any |= one.isPresent() && two.isPresent();
+                row.append(one.isPresent() && two.isPresent() ? String.format(Locale.ROOT, " %.2f |", two.get().value() / one.get().value()) : " |");
             }
+            if (any) sb.append(row).append('\n');
+        }
+        // The long workloads, where epoch 2 is past the JIT's warm-up: memory speed, and what a short job sees.
+        sb.append("\n| ringloader, 2 process workers | timed epoch | epoch 1 | epoch 1 / timed | x memcpy of the same run | worker private memory |\n");
+        sb.append("|---|---:|---:|---:|---:|---:|\n");
+        for (String w : List.of("wide-long", "cpu-long")) {
+            Optional<Entry> e = find("ringloader-process", w, 2);
+            if (e.isEmpty()) continue;
+            Metric m = METRICS.stream().filter(x -> x.workload().equals(w)).findFirst().orElseThrow();
+            double first = epoch1(m, e.get());
+            OptionalDouble copy = memcpy(w);
+            String rss = e.get().fields().get("worker_rss_mib");
+            sb.append(String.format(Locale.ROOT, "| `%s` (%s) | %s | %s | %s | %s | %s |%n", w, m.unit(), number(e.get().value()),
+                    first > 0 ? number(first) : "", first > 0 ? String.format(Locale.ROOT, "%.2f", first / e.get().value()) : "",
+                    copy.isPresent() && m.unit().equals("GB/s") ? times(e.get().value() / copy.getAsDouble()) : "",
+                    rss == null ? "" : rss + " MiB"));
         }
         if (!chartPrefix.isEmpty()) {
             sb.append('\n');
@@ -160,7 +181,10 @@ final class CompareReport {
                 Peers: `pytorch-fork` and `pytorch-spawn` are PyTorch's `DataLoader` with that start method
                 (`pytorch` with 0 workers loads on the main process); `djl` is DJL's `RandomAccessDataset`
                 pipeline, whose "workers" are its loader threads. PyTorch's `cpu` dataset runs the kernel in pure
-                Python on the first 512 samples only (about 100x slower than the JVM), so compare `cpu` by scaling.
+                Python on the first 512 samples only (about 100x slower than the JVM), and `cpu-long` on the first
+                1,024 (fork, 1 and 2 workers), so compare them by scaling. "epoch 1" is the first epoch's figure in
+                the same run, before the JIT's warm-up is over; "worker private memory" is the largest `RssAnon`
+                of a process worker at the end of the timed epoch.
                 For `startup`, a fork worker is a copy of the warm parent process, where ringloader starts a fresh
                 JVM per worker (which is what makes its workers safe from the fork bugs); `pytorch-spawn` is the
                 like-for-like peer there.
@@ -170,23 +194,42 @@ final class CompareReport {
             List<Entry> rows = of(m.workload());
             if (rows.isEmpty()) continue;
             sb.append("## `").append(m.workload()).append("`: ").append(m.unit()).append(m.higherIsBetter() ? " (more is better)" : " (less is better)").append("\n\n");
-            sb.append("| implementation | workers | ").append(m.unit()).append(" | x best peer with as many workers | x its own figure with 1 worker |\n");
-            sb.append("|---|---:|---:|---:|---:|\n");
+            sb.append("| implementation | workers | ").append(m.unit())
+                    .append(" | epoch 1 | x best peer with as many workers | x its own figure with 1 worker | worker private memory |\n");
+            sb.append("|---|---:|---:|---:|---:|---:|---:|\n");
             for (Entry e : rows) {
                 OptionalDouble peer = bestPeer(m, e.workers());
                 Optional<Entry> one = find(e.impl(), e.workload(), 1);
-                sb.append(String.format(Locale.ROOT, "| %s | %d | %s | %s | %s |%n", e.impl(), e.workers(), number(e.value()),
+                double first = epoch1(m, e);
+                String rss = e.fields().get("worker_rss_mib");
+                sb.append(String.format(Locale.ROOT, "| %s | %d | %s | %s | %s | %s | %s |%n", e.impl(), e.workers(), number(e.value()),
+                        first > 0 ? number(first) : "",
                         peer.isPresent() ? times(ratio(m, e.value(), peer.getAsDouble())) : "",
-                        one.isPresent() && e.workers() != 1 && m.higherIsBetter() ? times(e.value() / one.get().value()) : ""));
+                        one.isPresent() && e.workers() != 1 && m.higherIsBetter() ? times(e.value() / one.get().value()) : "",
+                        rss == null ? "" : rss + " MiB"));
             }
-            if (m.workload().equals("wide")) {
-                // The physical limit: one thread copying one batch, measured by each wide run (and by numpy).
-                copies.forEach((impl, v) -> sb.append(String.format(Locale.ROOT, "| %s: one thread copying one batch (median of %d) | | %s | | |%n",
-                        impl, v.size(), number(v.stream().sorted().toList().get(v.size() / 2)))));
-            }
+            // The physical limit: one thread copying one batch, measured by each wide run (and by numpy).
+            copies.getOrDefault(m.workload(), Map.of()).forEach((impl, v) -> sb.append(String.format(Locale.ROOT,
+                    "| %s: one thread copying one batch (median of %d) | | %s | | | | |%n", impl, v.size(), number(median(v)))));
             sb.append('\n');
         }
         return sb.toString();
+    }
+
+    /** Epoch 1's figure of an entry in the metric's unit, or 0 when the run did not report it. */
+    private static double epoch1(Metric m, Entry e) {
+        String v = e.fields().get(m.field().equals("gb_per_s") ? "epoch1_gb_per_s" : "epoch1_samples_per_s");
+        return v == null || !m.higherIsBetter() ? 0 : Double.parseDouble(v);
+    }
+
+    /** The median single-thread copy measured by ringloader's runs of {@code workload}. */
+    private OptionalDouble memcpy(String workload) {
+        List<Double> v = copies.getOrDefault(workload, Map.of()).get("memcpy");
+        return v == null || v.isEmpty() ? OptionalDouble.empty() : OptionalDouble.of(median(v));
+    }
+
+    private static double median(List<Double> v) {
+        return v.stream().sorted().toList().get(v.size() / 2);
     }
 
     /** One PNG per workload; returns their file names. */
@@ -218,16 +261,26 @@ final class CompareReport {
         return names;
     }
 
-    /** Ours in blue, PyTorch in red, DJL in orange; one point (0 workers) as a diamond; threads and spawn dashed. */
+    /** How an implementation is drawn: ours in blues and greens, PyTorch in reds, DJL in orange, each with a marker of its own. */
+    private record Look(int rgb, org.knowm.xchart.style.markers.Marker marker, java.awt.BasicStroke line) {}
+
+    private static final Map<String, Look> LOOKS = Map.of(
+            "ringloader-process", new Look(0x1f5fbf, SeriesMarkers.CIRCLE, org.knowm.xchart.style.lines.SeriesLines.SOLID),
+            "ringloader-process-warm", new Look(0x17a2b8, SeriesMarkers.TRIANGLE_UP, org.knowm.xchart.style.lines.SeriesLines.DOT_DOT),
+            "ringloader-thread", new Look(0x6a3d9a, SeriesMarkers.SQUARE, org.knowm.xchart.style.lines.SeriesLines.DASH_DASH),
+            "ringloader-inline", new Look(0x2e8b57, SeriesMarkers.DIAMOND, org.knowm.xchart.style.lines.SeriesLines.SOLID),
+            "pytorch-fork", new Look(0xc8332b, SeriesMarkers.CIRCLE, org.knowm.xchart.style.lines.SeriesLines.SOLID),
+            "pytorch-spawn", new Look(0xe377c2, SeriesMarkers.SQUARE, org.knowm.xchart.style.lines.SeriesLines.DASH_DASH),
+            "pytorch", new Look(0x8c564b, SeriesMarkers.DIAMOND, org.knowm.xchart.style.lines.SeriesLines.SOLID),
+            "djl", new Look(0xe08a00, SeriesMarkers.TRIANGLE_DOWN, org.knowm.xchart.style.lines.SeriesLines.SOLID));
+
     private static void style(org.knowm.xchart.XYSeries series, String impl) {
-        java.awt.Color color = impl.startsWith("ringloader") ? new java.awt.Color(0x1f5fbf)
-                : impl.startsWith("pytorch") ? new java.awt.Color(0xc8332b) : new java.awt.Color(0xe08a00);
+        Look look = LOOKS.getOrDefault(impl, new Look(0x555555, SeriesMarkers.CROSS, org.knowm.xchart.style.lines.SeriesLines.DASH_DOT));
+        java.awt.Color color = new java.awt.Color(look.rgb());
         series.setLineColor(color);
         series.setMarkerColor(color);
-        boolean dashed = impl.endsWith("-thread") || impl.endsWith("-spawn");
-        series.setLineStyle(dashed ? org.knowm.xchart.style.lines.SeriesLines.DASH_DASH : org.knowm.xchart.style.lines.SeriesLines.SOLID);
-        series.setMarker(impl.equals("ringloader-inline") || impl.equals("pytorch") ? SeriesMarkers.DIAMOND
-                : dashed ? SeriesMarkers.SQUARE : SeriesMarkers.CIRCLE);
+        series.setLineStyle(look.line());
+        series.setMarker(look.marker());
     }
 
     /** Copies the report and charts to docs/bench/ and puts the summary between the README's markers. */

@@ -20,7 +20,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * {@code ringloader bench --workload tiny|wide|cpu|startup|train|resume [--workers N] [--mode process|thread|inline]}:
+ * {@code ringloader bench --workload tiny|wide|cpu|cpu-long|wide-long|startup|train|resume [--workers N] [--mode process|thread|inline]}:
  * the workloads of docs/benchmarks.md, one JSON line per figure.
  */
 public final class LoaderBench {
@@ -48,10 +48,10 @@ public final class LoaderBench {
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--djl-prefetch" -> djlPrefetch = Integer.parseInt(args[++i]);
                 default -> throw new IllegalArgumentException("bench: unknown option " + args[i]
-                        + " (known: --workload tiny|wide|cpu|startup|train|resume, --workers N, --mode process|thread|inline, --prefetch K, --pin, --worker-jvm OPTIONS, --peer djl|none, --threads N, --timed-epoch K, --djl-prefetch K)");
+                        + " (known: --workload tiny|wide|cpu|cpu-long|wide-long|startup|train|resume, --workers N, --mode process|thread|inline, --prefetch K, --pin, --worker-jvm OPTIONS, --peer djl|none, --threads N, --timed-epoch K, --djl-prefetch K)");
             }
         }
-        if (workload == null) throw new IllegalArgumentException("bench: say which workload: --workload tiny|wide|cpu|startup|train|resume");
+        if (workload == null) throw new IllegalArgumentException("bench: say which workload: --workload tiny|wide|cpu|cpu-long|wide-long|startup|train|resume");
         if (workers == 0) mode = WorkerMode.INLINE;
         PREFETCH = prefetch;
         PIN = pin;
@@ -60,20 +60,15 @@ public final class LoaderBench {
             throw new IllegalArgumentException("bench: unknown peer " + peer + " (djl: DJL's own pipeline; none: ringloader only, for train)");
         }
         if (peer.equals("djl") && !workload.equals("train")) {
-            System.out.println(switch (workload) {
-                case "tiny" -> DjlPipelineBench.run("tiny", new Workloads.Tiny(), 256, threads);
-                case "cpu" -> DjlPipelineBench.run("cpu", new Workloads.Cpu(), 64, threads);
-                case "wide" -> DjlPipelineBench.run("wide", new Workloads.Wide(), 32, threads);
-                default -> throw new IllegalArgumentException("bench: DJL's pipeline runs tiny, wide, cpu and train, not " + workload);
-            });
+            if (!THROUGHPUT.contains(workload)) throw new IllegalArgumentException("bench: DJL's pipeline runs " + THROUGHPUT + " and train, not " + workload);
+            System.out.println(DjlPipelineBench.run(workload, dataset(workload), batch(workload), threads));
             return;
         }
         switch (workload) {
-            case "tiny" -> System.out.println(throughput(impl, "tiny", new Workloads.Tiny(), 256, mode, workers));
-            case "cpu" -> System.out.println(throughput(impl, "cpu", new Workloads.Cpu(), 64, mode, workers));
-            case "wide" -> {
-                System.out.println(memcpyLine());
-                System.out.println(throughput(impl, "wide", new Workloads.Wide(), 32, mode, workers));
+            case "tiny", "cpu", "cpu-long" -> System.out.println(throughput(impl, workload, dataset(workload), batch(workload), mode, workers));
+            case "wide", "wide-long" -> {
+                System.out.println(memcpyLine(workload));
+                System.out.println(throughput(impl, workload, dataset(workload), batch(workload), mode, workers));
             }
             case "startup" -> {
                 System.out.println(startup(impl, mode, workers));
@@ -84,8 +79,51 @@ public final class LoaderBench {
                 if (peer.isEmpty()) TrainBench.inFreshJvms(args);
                 else TrainBench.run(workers, mode, !peer.equals("djl"), !peer.equals("none"), threads, TIMED_EPOCH, djlPrefetch);
             }
-            default -> throw new IllegalArgumentException("bench: unknown workload " + workload + " (tiny, wide, cpu, startup, train, resume)");
+            default -> throw new IllegalArgumentException("bench: unknown workload " + workload + " (tiny, wide, cpu, cpu-long, wide-long, startup, train, resume)");
         }
+    }
+
+    /** The workloads measured by throughput, as WORKLOADS.md names them. */
+    static final List<String> THROUGHPUT = List.of("tiny", "wide", "cpu", "cpu-long", "wide-long");
+
+    static MapDataset dataset(String workload) {
+        return switch (workload) {
+            case "tiny" -> new Workloads.Tiny();
+            case "wide" -> new Workloads.Wide();
+            case "wide-long" -> new Workloads.Wide(Workloads.Wide.LONG);
+            case "cpu" -> new Workloads.Cpu();
+            case "cpu-long" -> new Workloads.Cpu(Workloads.Cpu.LONG);
+            default -> throw new IllegalArgumentException("bench: " + workload + " is not a throughput workload " + THROUGHPUT);
+        };
+    }
+
+    static int batch(String workload) {
+        return switch (workload) {
+            case "tiny" -> 256;
+            case "wide", "wide-long" -> 32;
+            default -> 64;
+        };
+    }
+
+    /** Whether the workload's batches are {@code wide}'s images (GB/s, one float read per page). */
+    static boolean wide(String workload) {
+        return workload.startsWith("wide");
+    }
+
+    /** The largest private memory (RssAnon, MiB) of the workers {@code stats} names, or -1 (not process workers). */
+    static long workerRssMib(io.ringloader.loader.LoaderStats stats, long self) {
+        long max = -1;
+        for (var w : stats.workers()) {
+            if (w.pid() <= 0 || w.pid() == self) continue;
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc", Long.toString(w.pid()), "status"))) {
+                    if (line.startsWith("RssAnon:")) max = Math.max(max, Long.parseLong(line.replaceAll("\\D", "")) / 1024);
+                }
+            } catch (java.io.IOException gone) {
+                // the worker ended meanwhile
+            }
+        }
+        return max;
     }
 
     /** --prefetch, or 0 for the loader's default. */
@@ -107,7 +145,11 @@ public final class LoaderBench {
     /** Epoch 1 warms up (workers stay up), epoch 2 is timed from the first next() to the last batch (--timed-epoch: a later one). */
     static String throughput(String impl, String workload, MapDataset ds, int batch, WorkerMode mode, int workers) {
         try (DataLoader loader = builder(ds, batch, mode, workers).shuffle(true).seed(42).persistentWorkers(true).build()) {
-            for (int e = 1; e < TIMED_EPOCH; e++) consume(workload, loader);
+            // Epoch 1 is timed as well: its rate beside the timed epoch's is the warm-up a short job sees.
+            long e0 = System.nanoTime();
+            long[] first = consume(workload, loader);
+            double epoch1 = first[0] / ((System.nanoTime() - e0) / 1e9);
+            for (int e = 2; e < TIMED_EPOCH; e++) consume(workload, loader);
             var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
             boolean verbose = Boolean.getBoolean("ringloader.bench.verbose");
             long cpu0 = os.getProcessCpuTime();
@@ -122,6 +164,7 @@ public final class LoaderBench {
             long[] n = consume(workload, loader);
             double s = (System.nanoTime() - t0) / 1e9;
             var after = loader.stats();
+            long rss = workerRssMib(after, ProcessHandle.current().pid());
             if (verbose) {
                 // Where the CPU went during the timed epoch, per process and thread (the JIT's compiler threads too).
                 System.err.printf(Locale.ROOT, "trainer process (all its threads, the JIT's too): cpu %.1f ms of %.1f ms%n", (os.getProcessCpuTime() - cpu0) / 1e6, s * 1e3);
@@ -134,8 +177,11 @@ public final class LoaderBench {
                     printThreads("worker " + a.id(), threads0.get(w + 1), threadTicks(Long.toString(a.pid())));
                 }
             }
-            String extra = workload.equals("wide")
-                    ? String.format(Locale.ROOT, ",\"gb_per_s\":%.3f", n[0] * (double) Workloads.Wide.ELEMENTS * 4 / s / 1e9) : "";
+            double bytesPerSample = Workloads.Wide.ELEMENTS * 4.0;
+            String extra = wide(workload)
+                    ? String.format(Locale.ROOT, ",\"gb_per_s\":%.3f,\"epoch1_gb_per_s\":%.3f", n[0] * bytesPerSample / s / 1e9, epoch1 * bytesPerSample / 1e9) : "";
+            extra += String.format(Locale.ROOT, ",\"epoch1_samples_per_s\":%.1f", epoch1);
+            if (rss >= 0) extra += ",\"worker_rss_mib\":" + rss;
             if (TIMED_EPOCH != 2) extra += ",\"timed_epoch\":" + TIMED_EPOCH;
             return String.format(Locale.ROOT, "{\"impl\":\"%s\",\"workload\":\"%s\",\"workers\":%d,\"samples_per_s\":%.1f%s,\"check\":%d,\"stall_pct\":%.1f}",
                     impl, workload, mode == WorkerMode.INLINE ? 0 : workers, n[0] / s, extra, n[1], loader.stats().stallPercent());
@@ -178,7 +224,7 @@ public final class LoaderBench {
                 BigIntVector label = (BigIntVector) b.root().getVector("label");
                 int rows = b.size();
                 for (int r = 0; r < rows; r++) sum += label.get(r);
-                if (workload.equals("wide")) {
+                if (wide(workload)) {
                     Float4Vector image = (Float4Vector) ((FixedSizeListVector) b.root().getVector("image")).getDataVector();
                     long address = image.getDataBuffer().memoryAddress();
                     MemorySegment data = MemorySegment.ofAddress(address).reinterpret((long) rows * Workloads.Wide.ELEMENTS * 4);
@@ -238,7 +284,7 @@ public final class LoaderBench {
     }
 
     /** A single-thread copy of one wide batch (19.3 MB), the physical limit of the wide workload. */
-    static String memcpyLine() {
+    static String memcpyLine(String workload) {
         long bytes = 32L * Workloads.Wide.ELEMENTS * 4;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment src = arena.allocate(bytes, 64).fill((byte) 1);
@@ -248,7 +294,7 @@ public final class LoaderBench {
             long t0 = System.nanoTime();
             for (int i = 0; i < reps; i++) MemorySegment.copy(src, 0, dst, 0, bytes);
             double gbs = reps * bytes / 1e9 / ((System.nanoTime() - t0) / 1e9);
-            return String.format(Locale.ROOT, "{\"impl\":\"memcpy\",\"workload\":\"wide\",\"workers\":0,\"gb_per_s\":%.3f}", gbs);
+            return String.format(Locale.ROOT, "{\"impl\":\"memcpy\",\"workload\":\"%s\",\"workers\":0,\"gb_per_s\":%.3f}", workload, gbs);
         }
     }
 }

@@ -33,18 +33,21 @@ public final class Workloads {
         }
     }
 
-    /** {@code wide}: 2,048 samples of image float32[3*224*224], every element (i % 251) / 251, and label int64 i % 1000. */
-    public record Wide() implements MapDataset {
+    /**
+     * {@code wide}: 2,048 samples of image float32[3*224*224], every element (i % 251) / 251, and label int64
+     * i % 1000; {@code wide-long}: the same samples, 16,384 of them (an epoch of about 10 GB).
+     */
+    public record Wide(long size) implements MapDataset {
         public static final int ELEMENTS = 3 * 224 * 224;
+        public static final long LONG = 16_384;
+
+        public Wide() {
+            this(2_048);
+        }
 
         @Override
         public Schema sampleSchema() {
             return Columns.schema(Columns.tensor("image", Columns.DType.FLOAT32, 3, 224, 224), Columns.int64("label"));
-        }
-
-        @Override
-        public long size() {
-            return 2_048;
         }
 
         @Override
@@ -56,16 +59,20 @@ public final class Workloads {
         }
     }
 
-    /** {@code cpu}: 8,192 samples of features float32[64] from the xorshift kernel, and label int64 i % 10. */
-    public record Cpu() implements MapDataset {
-        @Override
-        public Schema sampleSchema() {
-            return Columns.schema(Columns.tensor("features", Columns.DType.FLOAT32, 64), Columns.int64("label"));
+    /**
+     * {@code cpu}: 8,192 samples of features float32[64] from the xorshift kernel, and label int64 i % 10;
+     * {@code cpu-long}: the same samples, 131,072 of them (epochs of seconds: the JIT's warm-up is over within epoch 1).
+     */
+    public record Cpu(long size) implements MapDataset {
+        public static final long LONG = 131_072;
+
+        public Cpu() {
+            this(8_192);
         }
 
         @Override
-        public long size() {
-            return 8_192;
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.tensor("features", Columns.DType.FLOAT32, 64), Columns.int64("label"));
         }
 
         @Override
