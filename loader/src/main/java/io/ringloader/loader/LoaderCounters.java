@@ -67,7 +67,7 @@ final class LoaderCounters {
             Worker worker = workers == null ? null : workers.get(w);
             per.add(new LoaderStats.WorkerStats(w, worker == null ? workerPids.get(w) : worker.pid(), workerBatches.get(w),
                     Duration.ofNanos(workerBusy.get(w)), worker == null ? 0 : worker.batches().occupancy(),
-                    worker == null ? batchRingBytes : worker.batches().capacity()));
+                    worker == null ? batchRingBytes : worker.batches().capacity(), worker == null ? -1 : worker.privateMemoryBytes()));
         }
         return new LoaderStats(batches.get(), samples.get(), Duration.ofNanos(waitNanos.get()),
                 Duration.ofNanos(lastNext - firstNext), restarts.get(), skipped.get(), List.copyOf(per));

@@ -33,6 +33,10 @@ public record LoaderStats(long batches, long samples, Duration waiting, Duration
      * @param busy           time it spent building them
      * @param ringBytesInUse bytes of its batch ring now taken (batches built and not yet released)
      * @param ringCapacity   bytes of its batch ring
+     * @param privateMemoryBytes the memory its process holds of its own now ({@code RssAnon}: heap,
+     *                       metaspace, code, stacks; not the shared rings), or -1 (a thread or in-line
+     *                       worker, or one that stopped)
      */
-    public record WorkerStats(int id, long pid, long batches, Duration busy, long ringBytesInUse, long ringCapacity) {}
+    public record WorkerStats(int id, long pid, long batches, Duration busy, long ringBytesInUse, long ringCapacity,
+                              long privateMemoryBytes) {}
 }

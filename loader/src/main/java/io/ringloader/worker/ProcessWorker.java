@@ -96,7 +96,17 @@ public final class ProcessWorker extends Worker {
      */
     private static CompletableFuture<ChildProcess> spawn(String label, List<String> jvmOptions, java.nio.file.Path tmpDir, String argument) {
         List<String> options = new ArrayList<>();
+        // Memory: a worker's own is what it allocates, not what a default JVM reserves for a big program.
+        // The default initial heap is 1/64 of RAM (384 MB here), whose young generation a worker touched
+        // whole before its first collection; the AOT cache, relocated by default, became private copies
+        // of its pages (mapped where it asks, they stay the page cache's, shared by every worker); and
+        // glibc kept the C2 compiler's freed arenas. Measured in ./ringloader demo (RssAnon per worker):
+        // 210 MiB before; see docs/benchmarks.md.
         options.add("-Xmx1g"); // a small default heap
+        options.add("-Xms16m");
+        options.add("-XX:+UnlockDiagnosticVMOptions");
+        options.add("-XX:ArchiveRelocationMode=0"); // map the AOT cache at its address (relocated only if that fails)
+        options.add("-XX:TrimNativeHeapInterval=2000"); // give freed native memory back to the OS every 2 s
         options.add("-XX:-UsePerfData"); // no /tmp/hsperfdata file to leave behind on kill -9
         options.add("-Dringloader.spawnNanos=" + System.nanoTime()); // for RINGLOADER_TRACE
         String aot = System.getProperty(AOT_CACHE_PROPERTY);
@@ -145,6 +155,18 @@ public final class ProcessWorker extends Worker {
     @Override
     public boolean isAlive() {
         return child.isAlive();
+    }
+
+    @Override
+    public long privateMemoryBytes() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc", Long.toString(child.pid()), "status"))) {
+                if (line.startsWith("RssAnon:")) return Long.parseLong(line.replaceAll("\\D", "")) * 1024; // "RssAnon:  1234 kB"
+            }
+            return -1;
+        } catch (java.io.IOException | RuntimeException gone) {
+            return -1;
+        }
     }
 
     @Override

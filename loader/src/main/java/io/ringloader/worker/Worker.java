@@ -110,6 +110,15 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
 
     public abstract boolean isAlive();
 
+    /**
+     * The memory this worker's process holds of its own ({@code RssAnon} of {@code /proc/PID/status}: heap,
+     * metaspace, code, stacks; not the shared ring pages or mapped files), or -1 when it has no process of
+     * its own (thread and in-line workers) or has ended.
+     */
+    public long privateMemoryBytes() {
+        return -1;
+    }
+
     /** How the worker ended ("was killed by signal 9 (SIGKILL)"), for a worker that is no longer alive. */
     public abstract String exitDescription();
 

@@ -111,19 +111,8 @@ public final class LoaderBench {
     }
 
     /** The largest private memory (RssAnon, MiB) of the workers {@code stats} names, or -1 (not process workers). */
-    static long workerRssMib(io.ringloader.loader.LoaderStats stats, long self) {
-        long max = -1;
-        for (var w : stats.workers()) {
-            if (w.pid() <= 0 || w.pid() == self) continue;
-            try {
-                for (String line : Files.readAllLines(Path.of("/proc", Long.toString(w.pid()), "status"))) {
-                    if (line.startsWith("RssAnon:")) max = Math.max(max, Long.parseLong(line.replaceAll("\\D", "")) / 1024);
-                }
-            } catch (java.io.IOException gone) {
-                // the worker ended meanwhile
-            }
-        }
-        return max;
+    static long workerRssMib(io.ringloader.loader.LoaderStats stats) {
+        return stats.workers().stream().mapToLong(io.ringloader.loader.LoaderStats.WorkerStats::privateMemoryBytes).max().orElse(-1) >> 20;
     }
 
     /** --prefetch, or 0 for the loader's default. */
@@ -164,7 +153,7 @@ public final class LoaderBench {
             long[] n = consume(workload, loader);
             double s = (System.nanoTime() - t0) / 1e9;
             var after = loader.stats();
-            long rss = workerRssMib(after, ProcessHandle.current().pid());
+            long rss = workerRssMib(after);
             if (verbose) {
                 // Where the CPU went during the timed epoch, per process and thread (the JIT's compiler threads too).
                 System.err.printf(Locale.ROOT, "trainer process (all its threads, the JIT's too): cpu %.1f ms of %.1f ms%n", (os.getProcessCpuTime() - cpu0) / 1e6, s * 1e3);

@@ -29,6 +29,7 @@ import io.ringloader.worker.WorkerMode;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -39,7 +40,7 @@ public final class TrainDemo {
     private TrainDemo() {}
 
     record Options(int epochs, int workers, WorkerMode mode, int batchSize, long seed, int train, int test, boolean json, Path dataDir,
-                   int prefetch, Path checkpoint, int checkpointEvery, Path resume) {
+                   int prefetch, Path checkpoint, int checkpointEvery, Path resume, List<String> workerJvm) {
         static Options parse(String[] args) {
             int epochs = 4, workers = 2, batch = 64, train = 8000, test = 2000;
             long seed = 42;
@@ -47,6 +48,7 @@ public final class TrainDemo {
             boolean json = false;
             int prefetch = -1, every = 50;
             Path checkpoint = null, resume = null;
+            List<String> workerJvm = List.of();
             Path data = Path.of(System.getProperty("ringloader.data.dir", "data"));
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
@@ -63,15 +65,16 @@ public final class TrainDemo {
                     case "--checkpoint" -> checkpoint = Path.of(args[++i]);
                     case "--checkpoint-every" -> every = Integer.parseInt(args[++i]);
                     case "--resume" -> resume = Path.of(args[++i]);
+                    case "--worker-jvm" -> workerJvm = List.of(args[++i].trim().split("\\s+"));
                     default -> throw new IllegalArgumentException("demo: unknown option " + args[i] + " (known: --epochs N, --workers N,"
                             + " --mode process|thread|inline, --batch-size N, --seed N, --train-samples N, --test-samples N, --data-dir D,"
                             + " --prefetch K (batches DJL gets ready ahead; 0: none), --checkpoint DIR, --checkpoint-every STEPS (default 50),"
-                            + " --resume DIR, --json)");
+                            + " --resume DIR, --worker-jvm OPTIONS (extra JVM options for process workers), --json)");
                 }
             }
             if (workers == 0) mode = WorkerMode.INLINE;
             if (every < 1) throw new IllegalArgumentException("demo: --checkpoint-every must be at least 1, got " + every);
-            return new Options(epochs, workers, mode, batch, seed, train, test, json, data, prefetch, checkpoint, every, resume);
+            return new Options(epochs, workers, mode, batch, seed, train, test, json, data, prefetch, checkpoint, every, resume, workerJvm);
         }
     }
 
@@ -129,17 +132,18 @@ public final class TrainDemo {
                 }
             }
             LoaderStats s = trainLoader.stats();
+            long rssMib = s.workers().stream().mapToLong(LoaderStats.WorkerStats::privateMemoryBytes).max().orElse(-1) >> 20;
             double seconds = (System.nanoTime() - t0) / 1e9;
             // The training thread's wait for DJL batches (the loader's own wait is its prefetch thread's).
             double stallPct = 100.0 * train.waiting().toNanos() / Math.max(1, trainNanos);
             System.out.printf(Locale.ROOT, "summary: held-out accuracy %.3f after %d epochs; %.1f s in all (%.1f s training);"
-                            + " the trainer waited for data %.1f%% of its training time; %d batches, %d samples from %d %s workers%n",
+                            + " the trainer waited for data %.1f%% of its training time; %d batches, %d samples from %d %s workers%s%n",
                     accuracy, o.epochs(), seconds, trainNanos / 1e9, stallPct, s.batches(), s.samples(), o.workers(),
-                    o.mode().name().toLowerCase(Locale.ROOT));
+                    o.mode().name().toLowerCase(Locale.ROOT), rssMib < 0 ? "" : " (up to " + rssMib + " MiB of private memory each)");
             if (o.json()) {
                 System.out.printf(Locale.ROOT, "{\"accuracy\":%.4f,\"seconds\":%.1f,\"train_seconds\":%.1f,\"stall_pct\":%.2f,\"epochs\":%d,"
-                                + "\"workers\":%d,\"mode\":\"%s\",\"batches\":%d,\"samples\":%d}%n", accuracy, seconds, trainNanos / 1e9, stallPct,
-                        o.epochs(), o.workers(), o.mode().name().toLowerCase(Locale.ROOT), s.batches(), s.samples());
+                                + "\"workers\":%d,\"mode\":\"%s\",\"batches\":%d,\"samples\":%d,\"worker_rss_mib\":%d}%n", accuracy, seconds, trainNanos / 1e9, stallPct,
+                        o.epochs(), o.workers(), o.mode().name().toLowerCase(Locale.ROOT), s.batches(), s.samples(), rssMib);
             }
         }
     }
@@ -153,6 +157,7 @@ public final class TrainDemo {
         DataLoader.Builder b = DataLoader.builder(ds).batchSize(o.batchSize()).shuffle(train).seed(o.seed())
                 .mode(o.mode()).numWorkers(o.mode() == WorkerMode.INLINE ? 0 : train ? o.workers() : 1)
                 .persistentWorkers(true);
+        if (!o.workerJvm().isEmpty()) b.workerJvmOptions(o.workerJvm().toArray(String[]::new));
         return (resume == null ? b : b.resumeFrom(resume)).build();
     }
 

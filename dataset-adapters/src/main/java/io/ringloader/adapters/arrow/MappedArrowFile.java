@@ -30,9 +30,10 @@ import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
 /**
  * An Arrow IPC file, memory-mapped and read in place: its record batches become vectors whose buffers
  * are the file's pages, as in {@code io.ringloader.batch.BatchReader}. The mapping is read-only and
- * lives until {@link #close}; Arrow's loader never writes to data buffers.
+ * lives until {@link #close}; Arrow's loader never writes to data buffers. Its pages are the page
+ * cache's: every worker that maps the file shares them, and none holds a copy in its heap.
  */
-final class MappedArrowFile implements AutoCloseable {
+public final class MappedArrowFile implements AutoCloseable {
     private static final byte[] MAGIC = "ARROW1".getBytes(StandardCharsets.US_ASCII);
 
     private final Path path;
@@ -50,7 +51,7 @@ final class MappedArrowFile implements AutoCloseable {
     }
 
     /** Maps {@code path} and reads its footer; a clear error names the file when it is missing or not Arrow. */
-    static MappedArrowFile open(Path path) {
+    public static MappedArrowFile open(Path path) {
         Arena arena = Arena.ofShared();
         try {
             MemorySegment map;
@@ -89,16 +90,16 @@ final class MappedArrowFile implements AutoCloseable {
         return map.byteSize();
     }
 
-    Path path() {
+    public Path path() {
         return path;
     }
 
-    Schema schema() {
+    public Schema schema() {
         return schema;
     }
 
     /** Rows of each record batch, read from the batches' metadata (no data is touched). */
-    long[] batchRows() {
+    public long[] batchRows() {
         long[] rows = new long[footer.recordBatchesLength()];
         for (int b = 0; b < rows.length; b++) rows[b] = recordBatch(b).length();
         return rows;
@@ -117,7 +118,7 @@ final class MappedArrowFile implements AutoCloseable {
     }
 
     /** Record batch {@code b} as vectors over the mapped file, in a root of {@code allocator}. */
-    VectorSchemaRoot load(int b, BufferAllocator allocator) {
+    public VectorSchemaRoot load(int b, BufferAllocator allocator) {
         Block block = footer.recordBatches(b);
         long bodyAt = block.offset() + block.metaDataLength();
         MemorySegment body = map.asSlice(bodyAt, block.bodyLength());

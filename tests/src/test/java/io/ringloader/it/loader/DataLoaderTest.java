@@ -470,6 +470,8 @@ class DataLoaderTest {
                 assertThat(w.busy()).isPositive();
                 assertThat(w.pid()).isIn(l.workerPids());
                 assertThat(w.ringCapacity()).isPositive();
+                // a JVM of its own: tens of MiB of heap, metaspace and code, read from /proc/PID/status
+                assertThat(w.privateMemoryBytes()).isGreaterThan(8L << 20).isLessThan(1L << 32);
             });
             assertThat(s.waiting()).isPositive().isLessThanOrEqualTo(s.elapsed());
             assertThat(s.stallPercent()).isBetween(0.0, 100.0);
@@ -484,6 +486,7 @@ class DataLoaderTest {
             }
             assertThat(l.workerPids()).as("no worker runs after the epoch").isEmpty();
             assertThat(l.stats().workers()).extracting(LoaderStats.WorkerStats::pid).allSatisfy(pid -> assertThat(pid).isIn(pids));
+            assertThat(l.stats().workers()).extracting(LoaderStats.WorkerStats::privateMemoryBytes).as("stopped workers hold nothing").containsOnly(-1L);
         }
     }
 
