@@ -112,6 +112,23 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     /** What is built on this loader and must stop before it does (see {@link #onClose}). */
     private final List<Runnable> closeHooks = new CopyOnWriteArrayList<>();
     private final LoaderCounters counters;
+
+    /** With RINGLOADER_TRACE set, the trainer prints its start-up steps too, timed from build(), on stderr. */
+    private static final boolean TRACE = System.getenv("RINGLOADER_TRACE") != null;
+    /** When build() began (System.nanoTime, the workers' clock too), for the trace; 0 once the first batch is out. */
+    private volatile long builtAt;
+
+    static void trace(long since, String step) {
+        if (TRACE && since != 0) System.err.println("ringloader trainer start-up: " + step + " at " + (System.nanoTime() - since) / 1_000_000 + " ms after build()");
+    }
+
+    /** The first batch reached the caller: the last step of the start-up trace. */
+    void firstBatchOut() {
+        long since = builtAt;
+        if (since == 0) return;
+        builtAt = 0;
+        trace(since, "first batch delivered");
+    }
     /** What the state fingerprints of the order besides the settings: the sampler's and the batch sampler's descriptions. */
     private final String samplerDescription, batchSamplerDescription;
     private final boolean dropLast;
@@ -774,16 +791,21 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             List<ProcessWorker.Launch> early = new ArrayList<>();
             Path tmp = null;
             DataLoader loader = null;
+            long t0 = System.nanoTime();
             try {
                 if (numWorkers > 0 && mode == WorkerMode.PROCESS) {
                     tmp = WorkerTmpDir.create();
                     for (int w = 0; w < numWorkers; w++) early.add(ProcessWorker.launch(w, List.copyOf(jvmOptions), tmp));
+                    trace(t0, "worker JVMs launched (or spares taken)");
                 }
                 loader = new DataLoader(this);
+                trace(t0, "schema, recipe and settings made");
                 synchronized (loader) {
                     loader.tmpDir = tmp;
                     loader.workers = loader.startWorkers(early);
                 }
+                trace(t0, "worker segments laid out");
+                loader.builtAt = t0;
                 return loader;
             } catch (RuntimeException e) {
                 early.forEach(ProcessWorker.Launch::abandon); // those that became workers are stopped by close()

@@ -170,6 +170,7 @@ abstract sealed class Epoch implements Iterator<Batch> permits MapEpoch, StreamE
     Batch toHeldBatch(Worker w, RingRecord r, long index, long[] indices) {
         var record = r.payload();
         long count = loader.counters().delivered(w.id(), w.pid(), record.get(JAVA_LONG, RecordHeader.BUSY_NANOS));
+        if (count == 1) loader.firstBatchOut();
         loader.batchTaken();
         VectorSchemaRoot root;
         try {

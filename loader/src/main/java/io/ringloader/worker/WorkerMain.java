@@ -98,9 +98,10 @@ public final class WorkerMain {
     }
 
     /**
-     * What a spare does before it says it is ready: a config through its codec, and an object through
-     * Java serialization (the dataset comes that way; the first use costs tens of milliseconds of class
-     * loading and reflection), so that the loader that takes the spare does not wait for them.
+     * What a spare does before it says it is ready: a config through its codec, an object through Java
+     * serialization (the dataset comes that way; the first use costs tens of milliseconds of class
+     * loading and reflection), and a few batches through the batch path, so that the loader that takes
+     * the spare does not wait for them.
      */
     private static void warmUp() throws Exception {
         WorkerConfig sample = new WorkerConfig(new byte[0], java.util.Map.of(), java.util.List.of(
@@ -115,7 +116,53 @@ public final class WorkerMain {
         try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
             in.readObject();
         }
+        warmUpBatchPath();
         trace("warmed up");
+    }
+
+    /** A few samples of the common column kinds, for {@link #warmUpBatchPath}. */
+    record WarmUpSamples() implements io.ringloader.data.MapDataset {
+        @Override
+        public org.apache.arrow.vector.types.pojo.Schema sampleSchema() {
+            return io.ringloader.data.Columns.schema(io.ringloader.data.Columns.tensor("x", io.ringloader.data.Columns.DType.FLOAT32, 8),
+                    io.ringloader.data.Columns.int64("label"), io.ringloader.data.Columns.utf8("name"));
+        }
+
+        @Override
+        public long size() {
+            return 256;
+        }
+
+        @Override
+        public void read(long i, io.ringloader.data.SampleWriter out) {
+            java.lang.foreign.MemorySegment x = out.tensor(0);
+            for (int j = 0; j < 8; j++) x.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, j, (float) out.random().nextDouble());
+            out.setLong(1, i);
+            out.setString(2, "sample");
+        }
+    }
+
+    /**
+     * Builds a few batches of {@link WarmUpSamples} through the worker's own loop, in line, over a ring
+     * of its own: the classes of the batch path (recipe, loop, builder, rings) are loaded and initialised,
+     * and its code has run, before a loader takes this JVM, whose first batch then does not pay for them.
+     */
+    private static void warmUpBatchPath() throws InterruptedException {
+        io.ringloader.data.MapDataset samples = new WarmUpSamples();
+        WorkerSpec spec = new WorkerSpec(0, 1, 0, 0, 1, Recipe.of(samples), io.ringloader.batch.SchemaLayout.of(samples.sampleSchema()),
+                64 << 10, 4 << 20, java.util.List.of(), -1, null, 0);
+        InlineWorker w = InlineWorker.start(spec);
+        try {
+            long[] indices = java.util.stream.LongStream.range(0, 64).toArray();
+            for (int b = 0; b < 4; b++) {
+                w.requestBatch(0, b, indices, 0);
+                w.beforeRead();
+                io.ringloader.ring.RingRecord r = w.batches().read(TimeUnit.SECONDS.toNanos(5));
+                if (r != null) w.release(r, false);
+            }
+        } finally {
+            w.stop(0);
+        }
     }
 
     /**

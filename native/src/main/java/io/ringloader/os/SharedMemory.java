@@ -19,7 +19,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@link #unlink unlinks} the name. From then on nothing is left in {@code /dev/shm} whatever happens to
  * either process, even {@code kill -9}: the kernel frees the pages with the last mapping.
  *
- * <p>Mappings are pre-faulted ({@code MAP_POPULATE}) and live until {@link #close}, which unmaps them all
+ * <p>Mappings are pre-faulted ({@code MAP_POPULATE}, unless asked otherwise) and live until {@link #close}, which unmaps them all
  * (through a shared {@link Arena}: a thread that touches a segment after close gets an
  * {@link IllegalStateException}, not a crash) and closes the descriptor.
  */
@@ -123,6 +123,11 @@ public final class SharedMemory implements AutoCloseable {
      * {@code offset} and {@code length} must be multiples of the page size.
      */
     public MemorySegment mapTwice(long offset, long length) {
+        return mapTwice(offset, length, true);
+    }
+
+    /** {@link #mapTwice(long, long)}, pre-faulted or not: unpopulated, each page faults in at its first touch. */
+    public MemorySegment mapTwice(long offset, long length, boolean populate) {
         checkRange(offset, length);
         if (offset % Posix.PAGE_SIZE != 0 || length % Posix.PAGE_SIZE != 0) {
             throw new IllegalArgumentException("mapTwice needs page-aligned offset and length, got "
@@ -134,7 +139,7 @@ public final class SharedMemory implements AutoCloseable {
                 Posix.MAP_PRIVATE | Posix.MAP_ANONYMOUS | Posix.MAP_NORESERVE, -1, 0);
         try {
             int rw = Posix.PROT_READ | Posix.PROT_WRITE;
-            int flags = Posix.MAP_SHARED | Posix.MAP_FIXED | Posix.MAP_POPULATE;
+            int flags = Posix.MAP_SHARED | Posix.MAP_FIXED | (populate ? Posix.MAP_POPULATE : 0);
             Posix.mmap(base, length, rw, flags, fd(), offset);
             Posix.mmap(base + length, length, rw, flags, fd(), offset);
         } catch (OsException e) {

@@ -253,7 +253,8 @@ public final class LoaderBench {
         double[] ms = new double[5];
         try {
             for (int i = -1; i < ms.length; i++) {
-                if (i >= 0 && !io.ringloader.worker.WorkerPool.awaitBooted(java.util.List.of(), workers, java.time.Duration.ofSeconds(60))) {
+                if (i >= 0 && !io.ringloader.worker.WorkerPool.awaitBooted(
+                        WORKER_JVM.length > 0 && !WORKER_JVM[0].isEmpty() ? List.of(WORKER_JVM) : List.of(), workers, java.time.Duration.ofSeconds(60))) {
                     throw new IllegalStateException("bench: the spare worker JVMs did not boot within 60 s");
                 }
                 long t0 = System.nanoTime();
