@@ -135,46 +135,55 @@ public final class LoaderBench {
     static String throughput(String impl, String workload, MapDataset ds, int batch, WorkerMode mode, int workers) {
         try (DataLoader loader = builder(ds, batch, mode, workers).shuffle(true).seed(42).persistentWorkers(true).build()) {
             // Epoch 1 is timed as well: its rate beside the timed epoch's is the warm-up a short job sees.
-            long e0 = System.nanoTime();
-            long[] first = consume(workload, loader);
-            double epoch1 = first[0] / ((System.nanoTime() - e0) / 1e9);
+            Measured first = epoch("epoch 1", workload, loader);
             for (int e = 2; e < TIMED_EPOCH; e++) consume(workload, loader);
-            var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
-            boolean verbose = Boolean.getBoolean("ringloader.bench.verbose");
-            long cpu0 = os.getProcessCpuTime();
-            var before = loader.stats();
-            List<Map<String, Long>> threads0 = new ArrayList<>();
-            if (verbose) {
-                threads0.add(threadTicks("self"));
-                for (var w : before.workers()) threads0.add(threadTicks(Long.toString(w.pid())));
-                System.err.println("--- the timed epoch starts");
-            }
-            long t0 = System.nanoTime();
-            long[] n = consume(workload, loader);
-            double s = (System.nanoTime() - t0) / 1e9;
-            var after = loader.stats();
-            long rss = workerRssMib(after);
-            if (verbose) {
-                // Where the CPU went during the timed epoch, per process and thread (the JIT's compiler threads too).
-                System.err.printf(Locale.ROOT, "trainer process (all its threads, the JIT's too): cpu %.1f ms of %.1f ms%n", (os.getProcessCpuTime() - cpu0) / 1e6, s * 1e3);
-                printThreads("trainer", threads0.get(0), threadTicks("self"));
-                for (int w = 0; w < after.workers().size(); w++) {
-                    var a = after.workers().get(w);
-                    var bw = before.workers().get(w);
-                    System.err.printf(Locale.ROOT, "worker %d: %d batches, busy %.1f ms of %.1f ms%n", w, a.batches() - bw.batches(),
-                            (a.busy().toNanos() - bw.busy().toNanos()) / 1e6, s * 1e3);
-                    printThreads("worker " + a.id(), threads0.get(w + 1), threadTicks(Long.toString(a.pid())));
-                }
-            }
+            Measured timed = epoch("the timed epoch (" + TIMED_EPOCH + ")", workload, loader);
+            long rss = workerRssMib(loader.stats());
             double bytesPerSample = Workloads.Wide.ELEMENTS * 4.0;
-            String extra = wide(workload)
-                    ? String.format(Locale.ROOT, ",\"gb_per_s\":%.3f,\"epoch1_gb_per_s\":%.3f", n[0] * bytesPerSample / s / 1e9, epoch1 * bytesPerSample / 1e9) : "";
-            extra += String.format(Locale.ROOT, ",\"epoch1_samples_per_s\":%.1f", epoch1);
+            String extra = wide(workload) ? String.format(Locale.ROOT, ",\"gb_per_s\":%.3f,\"epoch1_gb_per_s\":%.3f",
+                    timed.rate() * bytesPerSample / 1e9, first.rate() * bytesPerSample / 1e9) : "";
+            extra += String.format(Locale.ROOT, ",\"epoch1_samples_per_s\":%.1f", first.rate());
             if (rss >= 0) extra += ",\"worker_rss_mib\":" + rss;
             if (TIMED_EPOCH != 2) extra += ",\"timed_epoch\":" + TIMED_EPOCH;
             return String.format(Locale.ROOT, "{\"impl\":\"%s\",\"workload\":\"%s\",\"workers\":%d,\"samples_per_s\":%.1f%s,\"check\":%d,\"stall_pct\":%.1f}",
-                    impl, workload, mode == WorkerMode.INLINE ? 0 : workers, n[0] / s, extra, n[1], loader.stats().stallPercent());
+                    impl, workload, mode == WorkerMode.INLINE ? 0 : workers, timed.rate(), extra, timed.checksum(), loader.stats().stallPercent());
         }
+    }
+
+    /** One epoch's samples per second and checksum. */
+    record Measured(double rate, long checksum) {}
+
+    /**
+     * One epoch, timed from the first next() to the last batch; with {@code -Dringloader.bench.verbose=true}
+     * it also prints where the CPU went meanwhile, per process and thread (the JIT's compiler threads too).
+     */
+    static Measured epoch(String label, String workload, DataLoader loader) {
+        boolean verbose = Boolean.getBoolean("ringloader.bench.verbose");
+        var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        long cpu0 = os.getProcessCpuTime();
+        var before = loader.stats();
+        List<Map<String, Long>> threads0 = new ArrayList<>();
+        if (verbose) {
+            threads0.add(threadTicks("self"));
+            for (var w : before.workers()) threads0.add(w.pid() > 0 ? threadTicks(Long.toString(w.pid())) : Map.of());
+            System.err.println("--- " + label + " starts");
+        }
+        long t0 = System.nanoTime();
+        long[] n = consume(workload, loader);
+        double s = (System.nanoTime() - t0) / 1e9;
+        if (verbose) {
+            var after = loader.stats();
+            System.err.printf(Locale.ROOT, "trainer process (all its threads, the JIT's too): cpu %.1f ms of %.1f ms%n", (os.getProcessCpuTime() - cpu0) / 1e6, s * 1e3);
+            printThreads("trainer", threads0.get(0), threadTicks("self"));
+            for (int w = 0; w < after.workers().size(); w++) {
+                var a = after.workers().get(w);
+                var bw = before.workers().get(w);
+                System.err.printf(Locale.ROOT, "worker %d: %d batches, busy %.1f ms of %.1f ms%n", w, a.batches() - bw.batches(),
+                        (a.busy().toNanos() - bw.busy().toNanos()) / 1e6, s * 1e3);
+                if (a.pid() > 0) printThreads("worker " + a.id(), threads0.get(w + 1), threadTicks(Long.toString(a.pid())));
+            }
+        }
+        return new Measured(n[0] / s, n[1]);
     }
 
     /** CPU time in clock ticks (1/100 s on Linux) per thread name of process {@code pid} ("self": this one), from /proc. */
