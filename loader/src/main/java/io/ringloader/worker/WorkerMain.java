@@ -1,8 +1,13 @@
 package io.ringloader.worker;
 
+import io.ringloader.batch.SchemaLayout;
+import io.ringloader.data.Columns;
+import io.ringloader.data.MapDataset;
+import io.ringloader.data.SampleWriter;
 import io.ringloader.os.JavaProcess;
 import io.ringloader.os.ParentWatch;
 import io.ringloader.os.SharedMemory;
+import io.ringloader.ring.RingRecord;
 import io.ringloader.ring.SpscRing;
 
 import io.ringloader.os.OsException;
@@ -11,9 +16,13 @@ import java.io.ByteArrayInputStream;
 import java.io.ObjectInputStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.LongStream;
+import org.apache.arrow.vector.types.pojo.Schema;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -121,11 +130,10 @@ public final class WorkerMain {
     }
 
     /** A few samples of the common column kinds, for {@link #warmUpBatchPath}. */
-    record WarmUpSamples() implements io.ringloader.data.MapDataset {
+    record WarmUpSamples() implements MapDataset {
         @Override
-        public org.apache.arrow.vector.types.pojo.Schema sampleSchema() {
-            return io.ringloader.data.Columns.schema(io.ringloader.data.Columns.tensor("x", io.ringloader.data.Columns.DType.FLOAT32, 8),
-                    io.ringloader.data.Columns.int64("label"), io.ringloader.data.Columns.utf8("name"));
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.tensor("x", Columns.DType.FLOAT32, 8), Columns.int64("label"), Columns.utf8("name"));
         }
 
         @Override
@@ -134,9 +142,9 @@ public final class WorkerMain {
         }
 
         @Override
-        public void read(long i, io.ringloader.data.SampleWriter out) {
-            java.lang.foreign.MemorySegment x = out.tensor(0);
-            for (int j = 0; j < 8; j++) x.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, j, (float) out.random().nextDouble());
+        public void read(long i, SampleWriter out) {
+            MemorySegment x = out.tensor(0);
+            for (int j = 0; j < 8; j++) x.setAtIndex(JAVA_FLOAT, j, (float) out.random().nextDouble());
             out.setLong(1, i);
             out.setString(2, "sample");
         }
@@ -148,16 +156,16 @@ public final class WorkerMain {
      * and its code has run, before a loader takes this JVM, whose first batch then does not pay for them.
      */
     private static void warmUpBatchPath() throws InterruptedException {
-        io.ringloader.data.MapDataset samples = new WarmUpSamples();
-        WorkerSpec spec = new WorkerSpec(0, 1, 0, 0, 1, Recipe.of(samples), io.ringloader.batch.SchemaLayout.of(samples.sampleSchema()),
-                64 << 10, 4 << 20, java.util.List.of(), -1, null, 0);
+        MapDataset samples = new WarmUpSamples();
+        WorkerSpec spec = new WorkerSpec(0, 1, 0, 0, 1, Recipe.of(samples), SchemaLayout.of(samples.sampleSchema()),
+                64 << 10, 4 << 20, List.of(), -1, null, 0);
         InlineWorker w = InlineWorker.start(spec);
         try {
-            long[] indices = java.util.stream.LongStream.range(0, 64).toArray();
+            long[] indices = LongStream.range(0, 64).toArray();
             for (int b = 0; b < 4; b++) {
                 w.requestBatch(0, b, indices, 0);
                 w.beforeRead();
-                io.ringloader.ring.RingRecord r = w.batches().read(TimeUnit.SECONDS.toNanos(5));
+                RingRecord r = w.batches().read(TimeUnit.SECONDS.toNanos(5));
                 if (r != null) w.release(r, false);
             }
         } finally {

@@ -89,6 +89,33 @@ final class ParquetChecksums {
         return new Result(pages, checksummed);
     }
 
+    /**
+     * Whether the first page of every selected column chunk of {@code file}'s first row group carries a
+     * checksum: a look at a few page headers, for telling the user once, where {@link #verify} reads every
+     * page (which the workers do, each for the files it scans).
+     */
+    static boolean hasChecksums(Path file, ParquetFooter footer, List<String> columns) {
+        if (footer.rowGroups().isEmpty()) return true;
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            for (ParquetFooter.Chunk chunk : footer.rowGroups().getFirst().chunks()) {
+                if (!selected(chunk.column(), columns)) continue;
+                ByteBuffer header = ByteBuffer.allocate((int) Math.min(chunk.length(), 64 << 10));
+                ch.read(header, chunk.start());
+                ThriftCompact t = new ThriftCompact(header.flip());
+                boolean crc = false;
+                t.beginStruct();
+                for (int f; (f = t.nextField()) >= 0; ) {
+                    if (f == 4) crc = true;
+                    t.skip();
+                }
+                if (!crc) return false;
+            }
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false; // a damaged header is the worker's to report, naming the page
+        }
+    }
+
     private static boolean selected(String column, List<String> columns) {
         if (columns.isEmpty()) return true;
         for (String c : columns) if (column.equals(c) || column.startsWith(c + ".")) return true;

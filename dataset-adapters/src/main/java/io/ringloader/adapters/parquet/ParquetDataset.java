@@ -37,7 +37,8 @@ import java.util.stream.Stream;
  * <p>Before a worker scans a file, it verifies the checksums of the selected columns' pages that have
  * one ({@link ParquetChecksums}): a damaged page is an error naming the file, column, row group and
  * page. A file written without page checksums (Arrow's writers leave them out unless asked) cannot be
- * checked, and damage that still decodes goes through; the dataset logs once which file has none.
+ * checked, and damage that still decodes goes through; the dataset logs once, when it is made, if its
+ * first file has none.
  *
  * <p>The schema and every footer are read when the dataset is made; a missing file, or one that is not
  * Parquet, is an error there, naming it.
@@ -72,11 +73,10 @@ public final class ParquetDataset implements IterableDataset {
         ArrowRows.Selection selection = ArrowRows.select(full, columns, files.getFirst().toString());
         this.columns = selection.names();
         this.schema = new io.ringloader.data.SerializableSchema(selection.schema());
-        ParquetChecksums.Result first = ParquetChecksums.verify(files.getFirst(), firstFooter, List.of(this.columns));
-        if (first.checksummed() < first.pages()) {
-            LOG.info("{}: {} of its {} pages have no checksum, so damage that still decodes cannot be detected in them"
-                    + " (write Parquet with page checksums: pyarrow's write_page_checksum=True, parquet-java's"
-                    + " parquet.page.write-checksum.enabled)", files.getFirst(), first.pages() - first.checksummed(), first.pages());
+        if (!ParquetChecksums.hasChecksums(files.getFirst(), firstFooter, List.of(this.columns))) {
+            LOG.info("{} has no page checksums, so damage that still decodes cannot be detected in it (write Parquet with"
+                    + " page checksums: pyarrow's write_page_checksum=True, parquet-java's parquet.page.write-checksum.enabled)",
+                    files.getFirst());
         }
     }
 

@@ -143,8 +143,29 @@ class ParquetAdapterTest {
         assertThat(t).as("the damaged file, checked by the worker that scans it").isInstanceOf(io.ringloader.loader.SampleReadException.class);
         assertThat(t.getCause()).hasMessageStartingWith(bad + " is a damaged Parquet file: page 100 of column 'id' in row group 0: its bytes ")
                 .hasMessageContaining("do not match the page's checksum");
-        assertThatThrownBy(() -> ParquetDataset.of(List.of(bad))).as("the first file is checked when the dataset is made")
-                .hasMessageStartingWith(bad + " is a damaged Parquet file");
+        assertThatThrownBy(() -> ids(ParquetDataset.of(List.of(bad)))).as("alone, by the worker that scans it").cause()
+                .hasMessageStartingWith(bad + " is a damaged Parquet file: page 100 of column 'id'");
+    }
+
+    /** What making the dataset logs (SLF4J's simple backend writes to System.err). */
+    private static String logOf(Runnable make) {
+        java.io.PrintStream err = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(captured, true, StandardCharsets.UTF_8));
+        try {
+            make.run();
+        } finally {
+            System.setErr(err);
+        }
+        return captured.toString(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void aFileWithoutPageChecksumsIsLoggedOnceWhenTheDatasetIsMade() throws Exception {
+        Path arrowWritten = parquet(dir.resolve("plain"), 0, 100).getFirst(); // Arrow's writer leaves checksums out
+        Path checksummed = ChecksummedParquet.write(dir.resolve("crc.parquet"), 0, 100, 10);
+        assertThat(logOf(() -> ParquetDataset.of(List.of(arrowWritten)))).contains(arrowWritten + " has no page checksums");
+        assertThat(logOf(() -> ParquetDataset.of(List.of(checksummed)))).doesNotContain("has no page checksums");
     }
 
     @Test
