@@ -19,6 +19,11 @@ import java.util.List;
 public record LoaderStats(long batches, long samples, Duration waiting, Duration elapsed, long workerRestarts, long samplesSkipped,
                           List<WorkerStats> workers) {
 
+    /** The most private memory one worker holds ({@link WorkerStats#privateMemoryBytes}), or -1 when none has a process of its own. */
+    public long largestWorkerPrivateMemoryBytes() {
+        return workers.stream().mapToLong(WorkerStats::privateMemoryBytes).max().orElse(-1);
+    }
+
     /** The share of the trainer's time spent waiting for data, in percent. */
     public double stallPercent() {
         return elapsed.isZero() ? 0 : 100.0 * waiting.toNanos() / elapsed.toNanos();
@@ -35,7 +40,9 @@ public record LoaderStats(long batches, long samples, Duration waiting, Duration
      * @param ringCapacity   bytes of its batch ring
      * @param privateMemoryBytes the memory its process holds of its own now ({@code RssAnon}: heap,
      *                       metaspace, code, stacks; not the shared rings), or -1 (a thread or in-line
-     *                       worker, or one that stopped)
+     *                       worker, or one that stopped). Read from {@code /proc/PID/status} by each
+     *                       {@code stats()} call, some tens of microseconds a worker: take stats now and
+     *                       then (an epoch, a log line), not for every batch
      */
     public record WorkerStats(int id, long pid, long batches, Duration busy, long ringBytesInUse, long ringCapacity,
                               long privateMemoryBytes) {}

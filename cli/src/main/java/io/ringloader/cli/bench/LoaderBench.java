@@ -112,7 +112,7 @@ public final class LoaderBench {
 
     /** The largest private memory (RssAnon, MiB) of the workers {@code stats} names, or -1 (not process workers). */
     static long workerRssMib(io.ringloader.loader.LoaderStats stats) {
-        return stats.workers().stream().mapToLong(io.ringloader.loader.LoaderStats.WorkerStats::privateMemoryBytes).max().orElse(-1) >> 20;
+        return stats.largestWorkerPrivateMemoryBytes() >> 20;
     }
 
     /** --prefetch, or 0 for the loader's default. */

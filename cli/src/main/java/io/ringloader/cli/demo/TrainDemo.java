@@ -132,7 +132,7 @@ public final class TrainDemo {
                 }
             }
             LoaderStats s = trainLoader.stats();
-            long rssMib = s.workers().stream().mapToLong(LoaderStats.WorkerStats::privateMemoryBytes).max().orElse(-1) >> 20;
+            long rssMib = s.largestWorkerPrivateMemoryBytes() >> 20;
             double seconds = (System.nanoTime() - t0) / 1e9;
             // The training thread's wait for DJL batches (the loader's own wait is its prefetch thread's).
             double stallPct = 100.0 * train.waiting().toNanos() / Math.max(1, trainNanos);

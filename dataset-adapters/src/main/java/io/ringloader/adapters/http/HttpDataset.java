@@ -64,8 +64,7 @@ public final class HttpDataset implements MapDataset {
     private transient Bootstrap bootstrap;
     private transient Channel channel;
     private transient CompletableFuture<FullHttpResponse> pending;
-    /** How long one sample's attempts may take in all: half the loader's timeout, or unbounded. */
-    private transient long budgetMillis;
+    /** The loader's timeout (0: none known); one sample's attempts may take half of it in all. */
     private transient long loaderTimeoutMillis;
 
     private HttpDataset(String template, long size, Schema schema, Decoder decoder, int attempts, long timeoutMillis) {
@@ -109,7 +108,6 @@ public final class HttpDataset implements MapDataset {
     @Override
     public void open(WorkerContext context) {
         loaderTimeoutMillis = context.timeoutMillis();
-        budgetMillis = loaderTimeoutMillis > 0 ? loaderTimeoutMillis / 2 : Long.MAX_VALUE;
         group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         bootstrap = new Bootstrap().group(group).channel(NioSocketChannel.class)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) timeoutMillis)
@@ -144,7 +142,8 @@ public final class HttpDataset implements MapDataset {
     @Override
     public void read(long index, SampleWriter out) throws Exception {
         URI uri = URI.create(template.replace("{i}", Long.toString(index)));
-        long deadline = budgetMillis == Long.MAX_VALUE ? Long.MAX_VALUE : System.nanoTime() / 1_000_000 + budgetMillis;
+        long budgetMillis = loaderTimeoutMillis / 2;
+        long deadline = loaderTimeoutMillis > 0 ? System.nanoTime() / 1_000_000 + budgetMillis : Long.MAX_VALUE;
         Exception last = null;
         int attempt = 0;
         while (attempt < attempts) {

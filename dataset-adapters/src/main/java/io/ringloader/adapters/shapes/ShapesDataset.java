@@ -40,6 +40,9 @@ public final class ShapesDataset implements MapDataset {
     private transient MappedArrowFile mapped;
     private transient BufferAllocator allocator;
     private transient VectorSchemaRoot[] roots;
+    /** Each record batch's columns, looked up once. */
+    private transient VarBinaryVector[] pngs;
+    private transient TinyIntVector[] labels;
     /** The first sample of each record batch, and the number of samples last. */
     private transient long[] batchStarts;
 
@@ -68,9 +71,13 @@ public final class ShapesDataset implements MapDataset {
         mapped = MappedArrowFile.open(Path.of(file));
         long[] rows = mapped.batchRows();
         roots = new VectorSchemaRoot[rows.length];
+        pngs = new VarBinaryVector[rows.length];
+        labels = new TinyIntVector[rows.length];
         batchStarts = new long[rows.length + 1];
         for (int b = 0; b < rows.length; b++) {
             roots[b] = mapped.load(b, allocator);
+            pngs[b] = (VarBinaryVector) roots[b].getVector("png");
+            labels[b] = (TinyIntVector) roots[b].getVector("label");
             batchStarts[b + 1] = batchStarts[b] + rows[b];
         }
     }
@@ -90,7 +97,7 @@ public final class ShapesDataset implements MapDataset {
         int b = java.util.Arrays.binarySearch(batchStarts, index);
         if (b < 0) b = -b - 2;
         int r = Math.toIntExact(index - batchStarts[b]);
-        BufferedImage img = ImageIO.read(new ByteArrayInputStream(((VarBinaryVector) roots[b].getVector("png")).get(r)));
+        BufferedImage img = ImageIO.read(new ByteArrayInputStream(pngs[b].get(r)));
         if (img == null || img.getType() != BufferedImage.TYPE_3BYTE_BGR) {
             throw new IOException("sample " + index + " of " + file + " is not a " + Shapes.SIZE + "x" + Shapes.SIZE + " RGB PNG");
         }
@@ -110,7 +117,7 @@ public final class ShapesDataset implements MapDataset {
                 image.setAtIndex(JAVA_FLOAT, 2 * CROP * CROP + at, ((bgr[p] & 255) / 255f - MEAN) / STD);
             }
         }
-        out.setLong(1, ((TinyIntVector) roots[b].getVector("label")).get(r));
+        out.setLong(1, labels[b].get(r));
     }
 
     /** Vectors, then the mapping, then the allocator: the reverse of open(). */
@@ -120,6 +127,8 @@ public final class ShapesDataset implements MapDataset {
         if (mapped != null) mapped.close();
         if (allocator != null) allocator.close();
         roots = null;
+        pngs = null;
+        labels = null;
         mapped = null;
         allocator = null;
         batchStarts = null;

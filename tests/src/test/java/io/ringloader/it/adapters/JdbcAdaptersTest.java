@@ -83,13 +83,19 @@ class JdbcAdaptersTest {
         }
     }
 
+    /** A SQLite database at {@code db} with {@code rows} samples; returns its URL. */
+    private static String sqlite(Path db, int rows) throws Exception {
+        String url = "jdbc:sqlite:" + db;
+        try (Connection c = DriverManager.getConnection(url)) {
+            fill(c, rows);
+        }
+        return url;
+    }
+
     @Test
     void sqliteByKeyAndStreamedEachWorkerWithItsOwnConnection() throws Exception {
         Path db = dir.resolve("samples.db");
-        String url = "jdbc:sqlite:" + db;
-        try (Connection c = DriverManager.getConnection(url)) {
-            fill(c, 1000);
-        }
+        String url = sqlite(db, 1000);
         JdbcDataset ds = JdbcDataset.byKey(url, "SELECT id, x, name, label FROM samples", "id");
         assertThat(hasOpen(ProcessHandle.current().pid(), db)).as("the trainer keeps no connection").isFalse();
         try (DataLoader l = DataLoader.builder(ds).batchSize(50).shuffle(true).numWorkers(2).persistentWorkers(true).build()) {
@@ -108,10 +114,7 @@ class JdbcAdaptersTest {
     @Test
     void aMissingTableOrAVanishedRowIsAClearError() throws Exception {
         Path db = dir.resolve("samples.db");
-        String url = "jdbc:sqlite:" + db;
-        try (Connection c = DriverManager.getConnection(url)) {
-            fill(c, 100);
-        }
+        String url = sqlite(db, 100);
         assertThatThrownBy(() -> JdbcDataset.byKey(url, "SELECT id FROM absent", "id"))
                 .hasMessageContaining(url).hasMessageContaining("no such table: absent");
         JdbcDataset ds = JdbcDataset.byKey(url, "SELECT id, x, name, label FROM samples", "id");
@@ -127,10 +130,7 @@ class JdbcAdaptersTest {
     @Test
     void sqliteIsOpenedReadOnlyAndAMissingFileIsNamedNeverCreated() throws Exception {
         Path db = dir.resolve("samples.db");
-        String url = "jdbc:sqlite:" + db;
-        try (Connection c = DriverManager.getConnection(url)) {
-            fill(c, 100);
-        }
+        String url = sqlite(db, 100);
         Path absent = dir.resolve("absent.db");
         assertThatThrownBy(() -> JdbcDataset.byKey("jdbc:sqlite:" + absent, "SELECT id FROM samples", "id"))
                 .hasMessageContaining("the SQLite database file " + absent + " does not exist");
