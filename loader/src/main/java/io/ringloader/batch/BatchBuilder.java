@@ -2,6 +2,7 @@ package io.ringloader.batch;
 
 import com.google.flatbuffers.FlatBufferBuilder;
 import io.ringloader.data.Columns;
+import io.ringloader.data.Padding;
 import io.ringloader.data.SampleWriter;
 import io.ringloader.data.WorkerContext;
 import io.ringloader.ring.RecordTooLargeException;
@@ -37,6 +38,12 @@ public final class BatchBuilder implements SampleWriter {
     private final BatchLayout layout;
     private final ColumnLayout[] columns;
     private final Columns.DType[] dtypes;
+    /** The bits of the columns a sample writes (not those the worker derives from a padded sequence). */
+    private final long sampleColumns;
+    /** Per padded sequence column, the position of its lengths and of its mask column; -1 where none. */
+    private final int[] lengthColumn, maskColumn;
+    /** Per padded sequence column, its pad value as raw bits of its element type. */
+    private final long[] padBits;
     private final FlatBufferBuilder fbb = BatchLayout.newBuilder();
     /**
      * The IPC metadata of the last batch and what it was built from. Batches of one size and fixed-width
@@ -57,6 +64,15 @@ public final class BatchBuilder implements SampleWriter {
     private final int[] nullCount;
     /** Estimated bytes per row of each variable-length column, learnt from earlier batches. */
     private final double[] varPerRow;
+
+    /** Samples of this batch cut to a padded column's fixed length, and values of padding written. */
+    private int truncated;
+    private long paddingValues;
+    /** The sequence segment this row was given last (column, steps), for the error of a write outside it. */
+    private int segmentColumn = -1;
+    private int segmentSteps;
+    /** Between beginRow and endRow (or dropRow). */
+    private boolean inRow;
 
     private long position = -1;
     private MemorySegment record;
@@ -85,6 +101,22 @@ public final class BatchBuilder implements SampleWriter {
         if (columns.length > 64) throw new IllegalArgumentException("ringloader builds batches of at most 64 columns, got " + columns.length);
         this.dtypes = new Columns.DType[columns.length];
         for (int c = 0; c < columns.length; c++) dtypes[c] = columns[c].dtype();
+        this.lengthColumn = new int[columns.length];
+        this.maskColumn = new int[columns.length];
+        this.padBits = new long[columns.length];
+        java.util.Arrays.fill(lengthColumn, -1);
+        java.util.Arrays.fill(maskColumn, -1);
+        long sample = 0;
+        for (int c = 0; c < columns.length; c++) {
+            ColumnLayout col = columns[c];
+            switch (col.role()) {
+                case SAMPLE -> sample |= 1L << c;
+                case LENGTH -> lengthColumn[col.source()] = c;
+                case MASK -> maskColumn[col.source()] = c;
+            }
+            if (col.padding() != null && col.isSampleColumn()) padBits[c] = bits(col.dtype(), col.padding().value());
+        }
+        this.sampleColumns = sample;
         this.workerId = workerId;
         int n = columns.length;
         validity = new long[n];
@@ -140,7 +172,7 @@ public final class BatchBuilder implements SampleWriter {
                     data[c] = at;
                     at += BatchLayout.bitmapBytes(capacityRows);
                 }
-                case VARIABLE -> {
+                case VARIABLE, SEQUENCE -> {
                     validity[c] = at;
                     at += BatchLayout.bitmapBytes(capacityRows);
                     offsets[c] = at;
@@ -155,7 +187,7 @@ public final class BatchBuilder implements SampleWriter {
             }
         }
         for (int c = 0; c < columns.length; c++) {
-            if (columns[c].kind() != ColumnLayout.Kind.VARIABLE) continue;
+            if (!hasDataArea(columns[c])) continue;
             data[c] = at;
             varCapacity[c] = BatchLayout.align((long) Math.ceil(varPerRow[c] * capacityRows) + 1024);
             varUsed[c] = 0;
@@ -165,8 +197,15 @@ public final class BatchBuilder implements SampleWriter {
         position = claim(recordLength);
         record = ring.payload(position);
         for (int c = 0; c < columns.length; c++) {
-            if (columns[c].kind() == ColumnLayout.Kind.VARIABLE) record.set(JAVA_INT, offsets[c], 0);
+            if (hasDataArea(columns[c])) record.set(JAVA_INT, offsets[c], 0);
         }
+        truncated = 0;
+        paddingValues = 0;
+    }
+
+    /** Columns whose values grow sample by sample in an area of their own: bytes, and the sequences samples write. */
+    private static boolean hasDataArea(ColumnLayout c) {
+        return c.kind() == ColumnLayout.Kind.VARIABLE || c.kind() == ColumnLayout.Kind.SEQUENCE && c.isSampleColumn();
     }
 
     /**
@@ -236,6 +275,8 @@ public final class BatchBuilder implements SampleWriter {
         written = 0;
         nulled = 0;
         random = null;
+        segmentColumn = -1;
+        inRow = true;
     }
 
     /**
@@ -253,24 +294,26 @@ public final class BatchBuilder implements SampleWriter {
                 nullCount[c]--;
             }
             if (columns[c].kind() == ColumnLayout.Kind.VARIABLE) varUsed[c] = record.get(JAVA_INT, offsets[c] + 4L * row);
+            if (columns[c].kind() == ColumnLayout.Kind.SEQUENCE) varUsed[c] = record.get(JAVA_INT, offsets[c] + 4L * row) * columns[c].slotBytes();
         }
         written = 0;
         nulled = 0;
         random = null;
+        inRow = false;
     }
 
     /** Checks that the sample wrote every column, and keeps it. */
     public void endRow() {
-        long all = columns.length == 64 ? -1L : (1L << columns.length) - 1;
-        if (written != all) {
+        if (written != sampleColumns) {
             for (int c = 0; c < columns.length; c++) {
-                if ((written & (1L << c)) == 0) {
+                if ((written & (1L << c)) == 0 && columns[c].isSampleColumn()) {
                     throw new IllegalStateException("sample " + sampleIndex + " left column '" + columns[c].name()
                             + "' unwritten: write every column of the sample schema once (or setNull it)");
                 }
             }
         }
         rows++;
+        inRow = false;
     }
 
     /**
@@ -278,6 +321,12 @@ public final class BatchBuilder implements SampleWriter {
      * Returns the bytes the batch takes in the ring.
      */
     public long commit(long busyNanos) {
+        for (int c = 0; c < columns.length; c++) {
+            ColumnLayout col = columns[c];
+            if (col.kind() != ColumnLayout.Kind.SEQUENCE || !col.isSampleColumn()) continue;
+            if (rows > 0) varPerRow[c] = Math.max(1, 1.25 * varUsed[c] / rows);
+            if (col.padding() != null) pad(c);
+        }
         long bodyOffset = layout.bodyOffset();
         long[] nodes = new long[layout.nodeCount() * 2];
         long[] buffers = new long[layout.bufferCount() * 2];
@@ -302,6 +351,25 @@ public final class BatchBuilder implements SampleWriter {
                     b = buffer(buffers, b, offsets[c] - bodyOffset, 4L * (rows + 1));
                     b = buffer(buffers, b, data[c] - bodyOffset, varUsed[c]);
                     if (rows > 0) varPerRow[c] = Math.max(1, 1.25 * varUsed[c] / rows);
+                }
+                case SEQUENCE -> {
+                    long steps = record.get(JAVA_INT, offsets[c] + 4L * rows);
+                    long elements = steps * col.count();
+                    long stepBits = col.hasSteps() ? bitmap(steps) : 0, elementBits = bitmap(elements);
+                    record.asSlice(validity[c], (rows + 7) / 8).fill((byte) -1);
+                    nodes[n++] = rows;
+                    nodes[n++] = 0;
+                    if (col.hasSteps()) {
+                        nodes[n++] = steps;
+                        nodes[n++] = 0;
+                    }
+                    nodes[n++] = elements;
+                    nodes[n++] = 0;
+                    b = buffer(buffers, b, validity[c] - bodyOffset, (rows + 7) / 8);
+                    b = buffer(buffers, b, offsets[c] - bodyOffset, 4L * (rows + 1));
+                    if (col.hasSteps()) b = buffer(buffers, b, stepBits - bodyOffset, (steps + 7) / 8);
+                    b = buffer(buffers, b, elementBits - bodyOffset, (elements + 7) / 8);
+                    b = buffer(buffers, b, data[c] - bodyOffset, elements * col.width());
                 }
                 case TENSOR -> {
                     long elements = (long) rows * col.count();
@@ -338,6 +406,8 @@ public final class BatchBuilder implements SampleWriter {
         MemorySegment.copy(lastMessage, 0, record, JAVA_BYTE, meta + 8, size);
         record.asSlice(meta + 8 + size, metaReserve - 8 - size).fill((byte) 0);
         writeHeader(record, RecordHeader.BATCH, epoch, seq, rows, workerId);
+        record.set(JAVA_LONG, RecordHeader.PADDING_VALUES, paddingValues);
+        record.set(JAVA_INT, RecordHeader.TRUNCATED_SAMPLES, truncated);
         record.set(JAVA_LONG, RecordHeader.BODY_OFFSET, bodyOffset);
         record.set(JAVA_LONG, RecordHeader.BODY_LENGTH, bodyLength);
         record.set(JAVA_LONG, RecordHeader.BUSY_NANOS, busyNanos);
@@ -346,6 +416,96 @@ public final class BatchBuilder implements SampleWriter {
         position = -1;
         record = null;
         return recordLength;
+    }
+
+    /**
+     * A validity bitmap of {@code bits} values, all set, at the end of the record: a sequence's element
+     * count is known only now. Returns its offset.
+     */
+    private long bitmap(long bits) {
+        long bytes = BatchLayout.bitmapBytes(bits);
+        long at = extendRecord(bytes);
+        record.asSlice(at, bytes).fill((byte) -1);
+        return at;
+    }
+
+    /**
+     * Turns sequence column {@code c} into its padded form: every row {@code T} steps long (the batch's
+     * longest, or the padding's fixed length), its values one dense {@code [rows, T, step]} array at the end
+     * of the record, the lengths (and the mask) beside it. The ragged values stay behind as a gap, which
+     * Arrow IPC allows: every buffer carries its own offset.
+     */
+    private void pad(int c) {
+        ColumnLayout col = columns[c];
+        Padding p = col.padding();
+        long step = col.slotBytes();
+        int longest = 0;
+        for (int r = 0; r < rows; r++) longest = Math.max(longest, steps(c, r));
+        int t = p.length() > 0 ? p.length() : longest;
+        long bytes = (long) rows * t * step;
+        long dense = extendRecord(BatchLayout.align(bytes));
+        int lengths = lengthColumn[c], mask = maskColumn[c];
+        long maskData = mask < 0 ? -1 : extendRecord(BatchLayout.align((long) rows * t));
+        for (int r = 0; r < rows; r++) {
+            int length = steps(c, r);
+            if (length > t) {
+                truncated++; // sequence() refused this unless the padding truncates
+                length = t;
+            }
+            long from = data[c] + record.get(JAVA_INT, offsets[c] + 4L * r) * step, to = dense + (long) r * t * step;
+            MemorySegment.copy(record, from, record, to, length * step);
+            fill(to + length * step, (long) (t - length) * col.count(), col.width(), padBits[c]);
+            paddingValues += t - length;
+            record.set(JAVA_INT, data[lengths] + 4L * r, length);
+            if (mask >= 0) {
+                record.asSlice(maskData + (long) r * t, length).fill((byte) 1);
+                record.asSlice(maskData + (long) r * t + length, t - length).fill((byte) 0);
+            }
+        }
+        for (int r = 0; r <= rows; r++) record.set(JAVA_INT, offsets[c] + 4L * r, r * t);
+        data[c] = dense;
+        varUsed[c] = bytes;
+        if (mask >= 0) {
+            for (int r = 0; r <= rows; r++) record.set(JAVA_INT, offsets[mask] + 4L * r, r * t);
+            data[mask] = maskData;
+            varUsed[mask] = (long) rows * t;
+        }
+    }
+
+    /** Steps of row {@code r} of sequence column {@code c}, from its offsets. */
+    private int steps(int c, int r) {
+        return record.get(JAVA_INT, offsets[c] + 4L * (r + 1)) - record.get(JAVA_INT, offsets[c] + 4L * r);
+    }
+
+    /** Writes {@code count} elements of {@code width} bytes, each the raw bits {@code bits}, at {@code at}. */
+    private void fill(long at, long count, int width, long bits) {
+        if (bits == 0) {
+            record.asSlice(at, count * width).fill((byte) 0);
+            return;
+        }
+        for (long i = 0; i < count; i++) {
+            long a = at + i * width;
+            switch (width) {
+                case 1 -> record.set(JAVA_BYTE, a, (byte) bits);
+                case 2 -> record.set(JAVA_SHORT, a, (short) bits);
+                case 4 -> record.set(JAVA_INT, a, (int) bits);
+                default -> record.set(JAVA_LONG, a, bits);
+            }
+        }
+    }
+
+    /** {@code value} as the raw bits of an element of {@code type}. */
+    static long bits(Columns.DType type, double value) {
+        return switch (type) {
+            case INT8, UINT8 -> (byte) value;
+            case INT16 -> (short) value;
+            case INT32 -> (int) value;
+            case INT64 -> (long) value;
+            case FLOAT16 -> Float.floatToFloat16((float) value);
+            case BFLOAT16 -> Columns.toBFloat16((float) value);
+            case FLOAT32 -> Float.floatToRawIntBits((float) value);
+            case FLOAT64 -> Double.doubleToRawLongBits(value);
+        };
     }
 
     private static int buffer(long[] buffers, int b, long offset, long length) {
@@ -419,7 +579,7 @@ public final class BatchBuilder implements SampleWriter {
 
     private long fixed(int c, Columns.DType expected, String call) {
         if (columns[c].kind() != ColumnLayout.Kind.FIXED || dtypes[c].width() != expected.width()
-                || (dtypes[c] == Columns.DType.FLOAT32 || dtypes[c] == Columns.DType.FLOAT64) != (expected == Columns.DType.FLOAT32 || expected == Columns.DType.FLOAT64)) {
+                || dtypes[c].isFloatingPoint() != expected.isFloatingPoint()) {
             throw wrongType(c, call);
         }
         mark(c);
@@ -434,6 +594,11 @@ public final class BatchBuilder implements SampleWriter {
     }
 
     private void mark(int c) {
+        if (!columns[c].isSampleColumn()) {
+            throw new IllegalStateException("sample " + sampleIndex + " wrote column '" + columns[c].name() + "', which the worker writes"
+                    + " (the " + columns[c].role().name().toLowerCase(java.util.Locale.ROOT) + " of padded column '"
+                    + columns[columns[c].source()].name() + "'): write '" + columns[columns[c].source()].name() + "' only");
+        }
         long bit = 1L << c;
         if ((written & bit) != 0) {
             throw new IllegalStateException("sample " + sampleIndex + " wrote column '" + columns[c].name() + "' twice");
@@ -463,6 +628,12 @@ public final class BatchBuilder implements SampleWriter {
 
     @Override
     public void setFloat(int c, float value) {
+        Columns.DType d = dtypes[c];
+        if (columns[c].kind() == ColumnLayout.Kind.FIXED && (d == Columns.DType.FLOAT16 || d == Columns.DType.BFLOAT16)) {
+            mark(c);
+            record.set(JAVA_SHORT, data[c] + 2L * row, d == Columns.DType.FLOAT16 ? Float.floatToFloat16(value) : Columns.toBFloat16(value));
+            return;
+        }
         record.set(JAVA_FLOAT, fixed(c, Columns.DType.FLOAT32, "setFloat"), value);
     }
 
@@ -491,8 +662,9 @@ public final class BatchBuilder implements SampleWriter {
     @Override
     public void setNull(int c) {
         ColumnLayout col = columns[c];
-        if (col.kind() == ColumnLayout.Kind.TENSOR) {
-            throw new IllegalArgumentException("sample " + sampleIndex + ": tensor column '" + col.name() + "' cannot be null");
+        if (col.kind() == ColumnLayout.Kind.TENSOR || col.kind() == ColumnLayout.Kind.SEQUENCE) {
+            throw new IllegalArgumentException("sample " + sampleIndex + ": " + col.kind().name().toLowerCase(java.util.Locale.ROOT)
+                    + " column '" + col.name() + "' cannot be null" + (col.kind() == ColumnLayout.Kind.SEQUENCE ? " (an empty sequence can: sequence(column, 0))" : ""));
         }
         mark(c);
         nulled |= 1L << c;
@@ -515,14 +687,76 @@ public final class BatchBuilder implements SampleWriter {
 
     @Override
     public void setFloats(int c, float[] values) {
+        MemorySegment.copy(values, 0, slot(c, Columns.DType.FLOAT32, values.length, "setFloats"), JAVA_FLOAT, 0, values.length);
+    }
+
+    @Override
+    public void setInts(int c, int[] values) {
+        MemorySegment.copy(values, 0, slot(c, Columns.DType.INT32, values.length, "setInts"), JAVA_INT, 0, values.length);
+    }
+
+    @Override
+    public void setLongs(int c, long[] values) {
+        MemorySegment.copy(values, 0, slot(c, Columns.DType.INT64, values.length, "setLongs"), JAVA_LONG, 0, values.length);
+    }
+
+    /** The room for {@code elements} values of {@code type} in tensor or sequence column {@code c}, for the array setters. */
+    private MemorySegment slot(int c, Columns.DType type, int elements, String call) {
         ColumnLayout col = columns[c];
-        if (col.kind() != ColumnLayout.Kind.TENSOR || dtypes[c] != Columns.DType.FLOAT32) throw wrongType(c, "setFloats");
-        if (values.length != col.count()) {
+        if (col.kind() == ColumnLayout.Kind.SEQUENCE && dtypes[c] == type) {
+            if (elements % col.count() != 0) {
+                throw new IllegalArgumentException("sample " + sampleIndex + ": " + call + " got " + elements + " values for column '" + col.name()
+                        + "', whose steps hold " + col.count() + " each: give a whole number of steps");
+            }
+            return sequence(c, elements / col.count());
+        }
+        if (col.kind() != ColumnLayout.Kind.TENSOR || dtypes[c] != type) throw wrongType(c, call);
+        if (elements != col.count()) {
             throw new IllegalArgumentException("sample " + sampleIndex + ": column '" + col.name() + "' holds " + col.count()
-                    + " floats, got " + values.length);
+                    + " values, " + call + " got " + elements);
         }
         mark(c);
-        MemorySegment.copy(values, 0, record, JAVA_FLOAT, data[c] + row * col.slotBytes(), values.length);
+        return record.asSlice(data[c] + row * col.slotBytes(), col.slotBytes());
+    }
+
+    @Override
+    public MemorySegment sequence(int c, int length) {
+        ColumnLayout col = columns[c];
+        if (col.kind() != ColumnLayout.Kind.SEQUENCE) throw wrongType(c, "sequence");
+        if (length < 0) {
+            throw new IllegalArgumentException("sample " + sampleIndex + described(sampleIndex) + ": sequence(" + col.name() + ", " + length
+                    + "): a length cannot be negative");
+        }
+        Padding p = col.padding();
+        if (p != null && p.length() > 0 && length > p.length() && !p.truncates()) {
+            throw new IllegalArgumentException("sample " + sampleIndex + described(sampleIndex) + " is " + length + " steps long in column '"
+                    + col.name() + "', longer than its padding's fixed length of " + p.length()
+                    + ": raise Padding.toLength, pad to the longest (Padding.toLongest()), or cut such samples (Padding.toLength("
+                    + p.length() + ").truncate())");
+        }
+        long bytes = (long) length * col.slotBytes();
+        long at = reserve(c, bytes);
+        long steps = varUsed[c] / col.slotBytes();
+        if (steps > Integer.MAX_VALUE) {
+            throw new IllegalStateException("column '" + col.name() + "' holds more than 2^31 steps in one batch; use smaller batches");
+        }
+        record.set(JAVA_INT, offsets[c] + 4L * (row + 1), (int) steps);
+        segmentColumn = c;
+        segmentSteps = length;
+        return record.asSlice(at, bytes);
+    }
+
+    /**
+     * {@code t} (a sample's failure) with the column and sizes named when it is a write outside the
+     * segment a sequence gave it; {@code t} itself otherwise.
+     */
+    public Throwable explain(Throwable t) {
+        if (!(t instanceof IndexOutOfBoundsException) || segmentColumn < 0) return t;
+        ColumnLayout col = columns[segmentColumn];
+        String type = dtypes[segmentColumn].name().toLowerCase(java.util.Locale.ROOT);
+        return new IllegalStateException("sample " + sampleIndex + described(sampleIndex) + " wrote outside its segment of column '" + col.name()
+                + "' (sequence(" + col.name() + ", " + segmentSteps + "): " + segmentSteps + " steps of " + col.count() + " " + type + " = "
+                + (long) segmentSteps * col.slotBytes() + " bytes): ask sequence() for the length the sample writes", t);
     }
 
     @Override
@@ -545,14 +779,20 @@ public final class BatchBuilder implements SampleWriter {
     /** Makes room for {@code length} more bytes of column {@code c}, records the row's end offset, returns where to write. */
     private long appendVariable(int c, long length) {
         if (columns[c].kind() != ColumnLayout.Kind.VARIABLE) throw wrongType(c, "setBytes/setString");
-        mark(c);
-        if (varUsed[c] + length > varCapacity[c]) growVariable(c, length);
-        long at = data[c] + varUsed[c];
-        varUsed[c] += length;
+        long at = reserve(c, length);
         if (varUsed[c] > Integer.MAX_VALUE) {
             throw new IllegalStateException("column '" + columns[c].name() + "' holds more than 2 GiB in one batch; use smaller batches");
         }
         record.set(JAVA_INT, offsets[c] + 4L * (row + 1), (int) varUsed[c]);
+        return at;
+    }
+
+    /** Marks column {@code c} written and takes {@code length} more bytes of its data area; returns where they start. */
+    private long reserve(int c, long length) {
+        mark(c);
+        if (varUsed[c] + length > varCapacity[c]) growVariable(c, length);
+        long at = data[c] + varUsed[c];
+        varUsed[c] += length;
         return at;
     }
 
@@ -563,25 +803,34 @@ public final class BatchBuilder implements SampleWriter {
      */
     private void growVariable(int c, long length) {
         long newCapacity = BatchLayout.align(Math.max(2 * varCapacity[c], varUsed[c] + length + 1024));
-        long newData = recordLength;
+        long newData = extendRecord(newCapacity);
+        MemorySegment.copy(record, data[c], record, newData, varUsed[c]);
+        data[c] = newData;
+        varCapacity[c] = newCapacity;
+    }
+
+    /**
+     * Grows the claim in place by {@code bytes} (the ring is mapped twice, so the record stays one slice),
+     * waiting while the trainer holds the space; returns the offset of the new bytes.
+     */
+    private long extendRecord(long bytes) {
+        long at = recordLength;
         try {
-            if (failWhenFull != null && !ring.extendClaim(position, recordLength + newCapacity, 0)) {
+            if (failWhenFull != null && !ring.extendClaim(position, recordLength + bytes, 0)) {
                 throw new IllegalStateException(failWhenFull + " (" + ring.occupancy() + " of " + ring.capacity()
                         + " bytes in use): close each batch when you are done with it, or raise ringBytes");
             }
-            while (!ring.extendClaim(position, recordLength + newCapacity, CLAIM_SLICE)) {
+            while (!ring.extendClaim(position, recordLength + bytes, CLAIM_SLICE)) {
                 // waiting for the trainer to release space; extendClaim notices a dead trainer or a closed ring
             }
         } catch (RecordTooLargeException e) {
-            throw tooLarge(e, true);
+            throw tooLarge(e, inRow);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while growing a batch", e);
         }
         record = ring.payload(position);
-        MemorySegment.copy(record, data[c], record, newData, varUsed[c]);
-        data[c] = newData;
-        varCapacity[c] = newCapacity;
-        recordLength += newCapacity;
+        recordLength += bytes;
+        return at;
     }
 }

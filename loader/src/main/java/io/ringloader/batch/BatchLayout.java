@@ -15,8 +15,10 @@ import java.util.List;
  * <p>A batch record reserves {@link #metaReserve()} bytes after the {@link RecordHeader} for the IPC
  * message metadata, whose size does not depend on the values (the flatbuffer is built with defaults
  * forced), and then the body: for a capacity of {@code C} rows, every column's fixed-size buffers in
- * schema order, each 64-byte aligned, then one data area per variable-length column, which may move to
- * the end of the record when it outgrows its first estimate.
+ * schema order, each 64-byte aligned, then one data area per variable-length column (bytes, or a
+ * sequence's values), which may move to the end of the record when it outgrows its first estimate.
+ * What only the batch's end decides goes last, when the batch is committed: a sequence's validity
+ * bitmaps (sized by its element count), and a padded sequence's dense values and mask.
  */
 public final class BatchLayout {
     public static final int ALIGN = 64;
@@ -30,10 +32,15 @@ public final class BatchLayout {
         this.columns = List.copyOf(columns);
         int nodes = 0, buffers = 0;
         for (ColumnLayout c : columns) {
-            nodes += c.kind() == ColumnLayout.Kind.TENSOR ? 2 : 1;
+            nodes += switch (c.kind()) {
+                case FIXED, BOOL, VARIABLE -> 1;
+                case TENSOR -> 2;
+                case SEQUENCE -> c.hasSteps() ? 3 : 2;
+            };
             buffers += switch (c.kind()) {
                 case FIXED, BOOL -> 2;
                 case VARIABLE, TENSOR -> 3;
+                case SEQUENCE -> c.hasSteps() ? 5 : 4;
             };
         }
         this.nodeCount = nodes;
@@ -77,7 +84,7 @@ public final class BatchLayout {
             n += switch (c.kind()) {
                 case FIXED -> bitmapBytes(rows) + align((long) rows * c.width());
                 case BOOL -> 2 * bitmapBytes(rows);
-                case VARIABLE -> bitmapBytes(rows) + align(4L * (rows + 1));
+                case VARIABLE, SEQUENCE -> bitmapBytes(rows) + align(4L * (rows + 1));
                 case TENSOR -> bitmapBytes(rows) + bitmapBytes((long) rows * c.count()) + align((long) rows * c.slotBytes());
             };
         }

@@ -9,6 +9,7 @@ package io.ringloader.batch;
  *  16 | rows int | workerId int | bodyOffset long                     |
  *  32 | bodyLength long | busyNanos long                              |
  *  48 | sampleIndex long | metaLength int | flags int                  |
+ *     |   (in a BATCH: paddingValues long | metaLength | truncated int)  |
  *  64 +--------------------------------------------------------------+
  *     | kind BATCH: an Arrow IPC encapsulated message (0xFFFFFFFF,     |
  *     |   int32 metadata length, flatbuffer Message), then at          |
@@ -37,6 +38,10 @@ public final class RecordHeader {
     public static final long SAMPLE_INDEX = 48;
     public static final long META_LENGTH = 56;
     public static final long FLAGS = 60;
+    /** Of a BATCH: the values of padding its padded sequences hold (in steps), for {@code stats()}. */
+    public static final long PADDING_VALUES = SAMPLE_INDEX;
+    /** Of a BATCH: its samples cut to a padded sequence's fixed length. */
+    public static final long TRUNCATED_SAMPLES = FLAGS;
 
     // worker -> parent
     /** The worker has opened its dataset and waits for requests. */

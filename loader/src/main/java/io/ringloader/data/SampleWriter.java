@@ -44,8 +44,26 @@ public interface SampleWriter {
      */
     MemorySegment tensor(int column);
 
-    /** Copies {@code values} into a float32 tensor column's slot. */
+    /**
+     * Copies {@code values} into a float32 tensor column's slot, or makes them this sample's sequence of a
+     * float32 sequence column ({@code values.length / step} steps).
+     */
     void setFloats(int column, float[] values);
+
+    /** {@link #setFloats} for int32 tensor and sequence columns (token ids). */
+    void setInts(int column, int[] values);
+
+    /** {@link #setFloats} for int64 tensor and sequence columns. */
+    void setLongs(int column, long[] values);
+
+    /**
+     * This sample's segment of a sequence column, {@code length} steps long: a view of the shared memory
+     * the trainer will read, to fill in place (a tokenizer can write its ids straight into it). Its size
+     * is {@code length} times the step's element count times the element width; little-endian. Ask once
+     * per sample, for the length the sample has; 0 is an empty sequence. A write outside it fails the
+     * batch with an error naming the column, the sample and the sizes.
+     */
+    MemorySegment sequence(int column, int length);
 
     /** Appends the UTF-8 bytes of {@code value} to a utf8 column. */
     void setString(int column, String value);

@@ -15,6 +15,7 @@ import org.apache.arrow.vector.BaseFixedWidthVector;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.complex.FixedSizeListVector;
+import org.apache.arrow.vector.complex.ListVector;
 import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
 
@@ -39,9 +40,11 @@ import java.util.concurrent.locks.LockSupport;
  * epoch of the loader.
  *
  * <p>Tensor and numeric columns become NDArrays of the batch's shape ({@code [batch, shape...]}) and
- * type, created over the batch's shared memory: on the PyTorch engine {@code NDManager.create(ByteBuffer,
+ * type, and padded sequence columns ({@code DataLoader.Builder.pad}) NDArrays of {@code [batch, length,
+ * step...]}, created over the batch's shared memory: on the PyTorch engine {@code NDManager.create(ByteBuffer,
  * ...)} wraps a direct buffer with {@code torch::from_blob}, so the trainer's tensors are the worker's
- * bytes. The ring space goes back to the worker when DJL closes its {@code Batch}, after its NDArrays are
+ * bytes. bfloat16 columns are the exception: DJL 0.35's PyTorch engine aborts the JVM on a bfloat16
+ * NDArray, so they become float32 NDArrays of the same values, in a copy. The ring space goes back to the worker when DJL closes its {@code Batch}, after its NDArrays are
  * freed; never before.
  *
  * <p>A thread of each epoch prepares the next {@link Builder#prefetch} batches while DJL trains on the
@@ -83,7 +86,7 @@ public final class DjlDataset implements Dataset {
      * How one column becomes an NDArray: its position in the batch, its DJL type, and its shape but for
      * the batch dimension. Fails on a column that cannot become an NDArray.
      */
-    private record Column(String name, int index, boolean tensor, DataType type, long[] dims, long rowBytes) {
+    private record Column(String name, int index, boolean tensor, boolean sequence, DataType type, long[] dims, long rowBytes, boolean widen) {
         static Column of(org.apache.arrow.vector.types.pojo.Schema schema, String name) {
             List<Field> fields = schema.getFields();
             int index = -1;
@@ -94,15 +97,26 @@ public final class DjlDataset implements Dataset {
             }
             Field field = fields.get(index);
             DataType type = dataType(field);
+            // DJL 0.35's PyTorch engine aborts the JVM on any bfloat16 NDArray (created, or converted to):
+            // bfloat16 columns become float32 NDArrays, exactly (a bfloat16 is a float32's upper half), in a copy.
+            boolean widen = type == DataType.BFLOAT16;
             boolean tensor = field.getType() instanceof ArrowType.FixedSizeList;
-            int[] shape = tensor ? Columns.shape(field) : new int[0];
-            long[] dims = new long[shape.length + 1];
+            boolean sequence = field.getType() instanceof ArrowType.List;
+            if (sequence && (field.getMetadata() == null || !"true".equals(field.getMetadata().get(Columns.PADDED)))) {
+                throw new IllegalArgumentException("column '" + name + "' is a variable-length sequence, and an NDArray is dense: have the"
+                        + " loader pad it (DataLoader.Builder.pad(\"" + name + "\", Padding.toLongest())), which also adds '" + name
+                        + io.ringloader.data.Padding.LENGTH_SUFFIX + "' for the lengths");
+            }
+            // A padded sequence's length is the batch's: dims[1] is filled in per batch.
+            int[] shape = tensor ? Columns.shape(field) : sequence ? Columns.stepShape(field) : new int[0];
+            int lead = sequence ? 2 : 1;
+            long[] dims = new long[shape.length + lead];
             long elements = 1;
             for (int i = 0; i < shape.length; i++) {
-                dims[i + 1] = shape[i];
+                dims[i + lead] = shape[i];
                 elements *= shape[i];
             }
-            return new Column(name, index, tensor, type, dims, elements * type.getNumOfBytes());
+            return new Column(name, index, tensor, sequence, widen ? DataType.FLOAT32 : type, dims, elements * type.getNumOfBytes(), widen);
         }
     }
 
@@ -371,20 +385,48 @@ public final class DjlDataset implements Dataset {
             throw new IllegalArgumentException("column '" + column.name() + "' has " + vector.getNullCount()
                     + " nulls in this batch; an NDArray cannot hold nulls");
         }
-        FieldVector values = column.tensor() ? (FieldVector) ((FixedSizeListVector) vector).getDataVector() : vector;
         long[] dims = column.dims().clone();
         dims[0] = rows;
+        FieldVector values;
+        long bytes;
+        if (column.sequence()) {
+            // Padded: every row has the same number of steps, and the values are one dense array.
+            FieldVector steps = (FieldVector) ((ListVector) vector).getDataVector();
+            dims[1] = rows == 0 ? 0 : steps.getValueCount() / rows;
+            values = steps instanceof FixedSizeListVector f ? (FieldVector) f.getDataVector() : steps;
+            bytes = rows * dims[1] * column.rowBytes();
+        } else {
+            values = column.tensor() ? (FieldVector) ((FixedSizeListVector) vector).getDataVector() : vector;
+            bytes = rows * column.rowBytes();
+        }
         long address = ((BaseFixedWidthVector) values).getDataBuffer().memoryAddress();
+        MemorySegment batchBytes = MemorySegment.ofAddress(address).reinterpret(bytes);
+        if (column.widen()) return manager.create(widenBFloat16(batchBytes), new Shape(dims), DataType.FLOAT32);
         // A direct buffer over the batch's bytes; DJL's PyTorch engine wraps it without copying.
-        ByteBuffer buffer = MemorySegment.ofAddress(address).reinterpret(rows * column.rowBytes()).asByteBuffer().order(ByteOrder.nativeOrder());
+        ByteBuffer buffer = batchBytes.asByteBuffer().order(ByteOrder.nativeOrder());
         return manager.create(buffer, new Shape(dims), column.type());
+    }
+
+    /** bfloat16 values as the float32s they are: each one's 16 bits above 16 zero bits. */
+    private static ByteBuffer widenBFloat16(MemorySegment bf16) {
+        long n = bf16.byteSize() / 2;
+        ByteBuffer out = ByteBuffer.allocateDirect(Math.toIntExact(4 * n)).order(ByteOrder.nativeOrder());
+        MemorySegment to = MemorySegment.ofBuffer(out);
+        for (long i = 0; i < n; i++) {
+            to.setAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, i, (bf16.getAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT, i) & 0xFFFF) << 16);
+        }
+        return out;
     }
 
     /** The DJL type of a column, or an error saying why it cannot be an NDArray. */
     static DataType dataType(Field field) {
-        ArrowType t = field.getType() instanceof ArrowType.FixedSizeList && field.getChildren().size() == 1
-                ? field.getChildren().getFirst().getType() : field.getType();
-        Columns.DType d = Columns.DType.of(t);
+        Field element = field;
+        while ((element.getType() instanceof ArrowType.FixedSizeList || element.getType() instanceof ArrowType.List)
+                && element.getChildren().size() == 1) {
+            element = element.getChildren().getFirst();
+        }
+        ArrowType t = element.getType();
+        Columns.DType d = Columns.DType.of(element);
         if (d == null || t instanceof ArrowType.Bool) {
             throw new IllegalArgumentException("column '" + field.getName() + "' (" + field.getType() + ") cannot become an"
                     + " NDArray: use a numeric or tensor column (bool: store it as int8)");
@@ -397,6 +439,8 @@ public final class DjlDataset implements Dataset {
             case INT64 -> DataType.INT64;
             case FLOAT32 -> DataType.FLOAT32;
             case FLOAT64 -> DataType.FLOAT64;
+            case FLOAT16 -> DataType.FLOAT16;
+            case BFLOAT16 -> DataType.BFLOAT16;
         };
     }
 

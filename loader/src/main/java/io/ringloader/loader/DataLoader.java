@@ -7,6 +7,7 @@ import io.ringloader.batch.RecordHeader;
 import io.ringloader.batch.SchemaLayout;
 import io.ringloader.data.Dataset;
 import io.ringloader.data.MapDataset;
+import io.ringloader.data.Padding;
 import io.ringloader.os.JvmFlags;
 import io.ringloader.os.SharedMemory;
 import io.ringloader.ring.RingDescriptor;
@@ -29,7 +30,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -92,6 +95,8 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     private final Recipe recipe;
     private final Schema schema;
     private final List<ColumnLayout> columns;
+    /** Positions of the padded sequence columns in a batch, for the padding figures of stats(). */
+    private final int[] paddedColumns;
     private final LoaderSettings settings;
 
     private final BufferAllocator allocator = new RootAllocator();
@@ -154,8 +159,11 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
 
     private DataLoader(Builder b) {
         this.dataset = b.dataset;
-        this.schema = dataset.sampleSchema();
-        this.columns = SchemaLayout.of(schema); // fails early on an unsupported column
+        Schema sampleSchema = dataset.sampleSchema();
+        this.columns = SchemaLayout.of(sampleSchema, b.padding); // fails early on an unsupported column
+        this.schema = SchemaLayout.batchSchema(sampleSchema, b.padding);
+        this.paddedColumns = java.util.stream.IntStream.range(0, columns.size())
+                .filter(i -> columns.get(i).padding() != null && columns.get(i).isSampleColumn()).toArray();
         BatchLayout layout = new BatchLayout(columns);
         this.recipe = Recipe.of(dataset);
         WorkerMode mode = b.numWorkers == 0 ? WorkerMode.INLINE : b.mode;
@@ -178,8 +186,8 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             batchSampler = null;
         }
         long estimate = RecordHeader.LENGTH + layout.metaReserve() + layout.fixedBodyBytes(b.batchSize)
-                + layout.columns().stream().filter(c -> c.kind() == ColumnLayout.Kind.VARIABLE)
-                .mapToLong(c -> 256L * b.batchSize + 4096).sum();
+                + layout.columns().stream().filter(c -> c.kind() == ColumnLayout.Kind.VARIABLE || c.kind() == ColumnLayout.Kind.SEQUENCE)
+                .mapToLong(c -> (c.padding() != null ? 2 : 1) * (256L * b.batchSize + 4096)).sum();
         int prefetch = mode == WorkerMode.INLINE ? 1 : b.prefetchFactor > 0 ? b.prefetchFactor : defaultPrefetch(estimate);
         // Room for the batches in flight plus two the trainer may hold; a batch can never be larger than its ring.
         long batchRingBytes = b.ringBytes > 0 ? b.ringBytes
@@ -363,11 +371,18 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         return settings.prefetch();
     }
 
+    int[] paddedColumns() {
+        return paddedColumns;
+    }
+
     public static Builder builder(Dataset dataset) {
         return new Builder(dataset);
     }
 
-    /** The Arrow schema of a batch: the dataset's sample schema. */
+    /**
+     * The Arrow schema of a batch: the dataset's sample schema, with each padded sequence column marked
+     * ({@code ringloader.padded}) and followed by the columns its padding adds ({@link Padding}).
+     */
     public Schema schema() {
         return schema;
     }
@@ -579,10 +594,23 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         private long maxSkipped = -1;
         private double maxSkippedFraction = DEFAULT_MAX_SKIPPED_FRACTION;
         private int shards = DEFAULT_SHARDS;
+        private final Map<String, Padding> padding = new LinkedHashMap<>();
 
         private Builder(Dataset dataset) {
             if (dataset == null) throw new IllegalArgumentException("dataset is null");
             this.dataset = dataset;
+        }
+
+        /**
+         * Pads sequence column {@code column} in the workers: each batch's values become one dense
+         * {@code [batch, length, ...]} array with {@code <column>_length} beside it (and {@code <column>_mask}
+         * if asked), built in shared memory, as a padding {@code collate_fn} would build it in the trainer.
+         * See {@link Padding}.
+         */
+        public Builder pad(String column, Padding padding) {
+            if (column == null || padding == null) throw new IllegalArgumentException("pad(column, padding): neither may be null");
+            this.padding.put(column, padding);
+            return this;
         }
 
         /** Samples per batch (default 1). */

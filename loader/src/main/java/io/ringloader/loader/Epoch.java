@@ -7,6 +7,7 @@ import io.ringloader.ring.RingRecord;
 import io.ringloader.worker.Worker;
 import io.ringloader.worker.WorkerFailure;
 import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.complex.ListVector;
 
 import java.util.Iterator;
 import java.util.concurrent.TimeUnit;
@@ -181,6 +182,12 @@ abstract sealed class Epoch implements Iterator<Batch> permits MapEpoch, StreamE
         }
         if (count == 1) loader.firstBatchDelivered();
         loader.counters().samples(root.getRowCount());
+        int[] padded = loader.paddedColumns();
+        if (padded.length > 0) {
+            long values = 0;
+            for (int c : padded) values += ((ListVector) root.getVector(c)).getDataVector().getValueCount();
+            loader.counters().padded(values, record.get(JAVA_LONG, RecordHeader.PADDING_VALUES), record.get(JAVA_INT, RecordHeader.TRUNCATED_SAMPLES));
+        }
         return new Batch(root, loader.reader(), epoch, index, indices, w.id());
     }
 

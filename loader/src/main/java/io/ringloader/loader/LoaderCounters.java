@@ -12,6 +12,7 @@ import java.util.concurrent.atomic.AtomicLongArray;
 final class LoaderCounters {
     private final AtomicLong batches = new AtomicLong(), samples = new AtomicLong(), waitNanos = new AtomicLong();
     private final AtomicLong restarts = new AtomicLong(), skipped = new AtomicLong();
+    private final AtomicLong paddedValues = new AtomicLong(), paddingValues = new AtomicLong(), truncated = new AtomicLong();
     private volatile long firstNext, lastNext;
     private final AtomicLongArray workerBatches, workerBusy;
     /** The pid of the last worker of each slot that delivered a batch: stats() names it after the workers stopped. */
@@ -36,6 +37,13 @@ final class LoaderCounters {
 
     void samples(int rows) {
         samples.addAndGet(rows);
+    }
+
+    /** A batch's padded sequences: {@code values} steps in all, {@code padding} of them padding; {@code truncated} samples cut. */
+    void padded(long values, long padding, int truncated) {
+        paddedValues.addAndGet(values);
+        paddingValues.addAndGet(padding);
+        this.truncated.addAndGet(truncated);
     }
 
     /** A lost worker was replaced. */
@@ -70,6 +78,7 @@ final class LoaderCounters {
                     worker == null ? batchRingBytes : worker.batches().capacity(), worker == null ? -1 : worker.privateMemoryBytes()));
         }
         return new LoaderStats(batches.get(), samples.get(), Duration.ofNanos(waitNanos.get()),
-                Duration.ofNanos(lastNext - firstNext), restarts.get(), skipped.get(), List.copyOf(per));
+                Duration.ofNanos(lastNext - firstNext), restarts.get(), skipped.get(),
+                new LoaderStats.Padding(paddedValues.get(), paddingValues.get(), truncated.get()), List.copyOf(per));
     }
 }

@@ -14,10 +14,23 @@ import java.util.List;
  * @param elapsed  time from the first {@code next()} to the last
  * @param workerRestarts lost workers (died, or hung and killed) replaced by fresh ones
  * @param samplesSkipped samples left out of their batches because their read threw ({@code onSampleError(SKIP)})
+ * @param padding  what the padded sequence columns delivered ({@code DataLoader.Builder.pad})
  * @param workers  per worker
  */
 public record LoaderStats(long batches, long samples, Duration waiting, Duration elapsed, long workerRestarts, long samplesSkipped,
-                          List<WorkerStats> workers) {
+                          Padding padding, List<WorkerStats> workers) {
+
+    /**
+     * @param values    steps delivered in padded sequence columns, padding included (tokens, for token ids)
+     * @param padding   of them, padding
+     * @param truncated samples cut to a fixed padded length ({@code Padding.toLength(n).truncate()})
+     */
+    public record Padding(long values, long padding, long truncated) {
+        /** The share of the delivered steps that is padding, 0 to 1 (0 when nothing was padded). */
+        public double share() {
+            return values == 0 ? 0 : (double) padding / values;
+        }
+    }
 
     /** The most private memory one worker holds ({@link WorkerStats#privateMemoryBytes}), or -1 when none has a process of its own. */
     public long largestWorkerPrivateMemoryBytes() {

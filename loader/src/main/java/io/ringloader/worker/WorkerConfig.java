@@ -2,6 +2,7 @@ package io.ringloader.worker;
 
 import io.ringloader.batch.ColumnLayout;
 import io.ringloader.data.Columns;
+import io.ringloader.data.Padding;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -28,7 +29,7 @@ record WorkerConfig(byte[] dataset, Map<String, byte[]> classes, List<ColumnLayo
                     int shardIndex, int shardCount, int cpu, long timeoutMillis) {
 
     /** Leads the encoded form: a worker of another ringloader version fails clearly instead of misreading. */
-    private static final int MAGIC = 0x524C4332; // "RLC2": strings as length and UTF-8 bytes
+    private static final int MAGIC = 0x524C4333; // "RLC3": strings as length and UTF-8 bytes; columns with role and padding
 
     byte[] encode() {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(dataset.length + 256);
@@ -48,6 +49,16 @@ record WorkerConfig(byte[] dataset, Map<String, byte[]> classes, List<ColumnLayo
                 out.writeByte(c.kind().ordinal());
                 out.writeByte(c.dtype() == null ? -1 : c.dtype().ordinal());
                 out.writeInt(c.count());
+                out.writeByte(c.role().ordinal());
+                out.writeInt(c.source());
+                Padding p = c.padding();
+                out.writeBoolean(p != null);
+                if (p != null) {
+                    out.writeInt(p.length());
+                    out.writeDouble(p.value());
+                    out.writeBoolean(p.truncates());
+                    out.writeBoolean(p.mask());
+                }
             }
             out.writeInt(workerId);
             out.writeInt(numWorkers);
@@ -79,7 +90,11 @@ record WorkerConfig(byte[] dataset, Map<String, byte[]> classes, List<ColumnLayo
                 String name = readString(in);
                 ColumnLayout.Kind kind = ColumnLayout.Kind.values()[in.readByte()];
                 int dtype = in.readByte();
-                columns.add(new ColumnLayout(name, kind, dtype < 0 ? null : Columns.DType.values()[dtype], in.readInt()));
+                int count = in.readInt();
+                ColumnLayout.Role role = ColumnLayout.Role.values()[in.readByte()];
+                int source = in.readInt();
+                Padding padding = in.readBoolean() ? new Padding(in.readInt(), in.readDouble(), in.readBoolean(), in.readBoolean()) : null;
+                columns.add(new ColumnLayout(name, kind, dtype < 0 ? null : Columns.DType.values()[dtype], count, role, source, padding));
             }
             return new WorkerConfig(dataset, classes, List.copyOf(columns), in.readInt(), in.readInt(), in.readLong(),
                     in.readInt(), in.readInt(), in.readInt(), in.readLong());

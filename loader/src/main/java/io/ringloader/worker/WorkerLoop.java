@@ -205,12 +205,12 @@ final class WorkerLoop implements AutoCloseable {
             } catch (Throwable t) {
                 reading(-1);
                 builder.abort();
-                builder.send(RecordHeader.ERROR, epoch, seq, index, WorkerFailure.of("read", index, t).toBytes());
+                builder.send(RecordHeader.ERROR, epoch, seq, index, WorkerFailure.of("read", index, builder.explain(t)).toBytes());
                 return;
             }
             reading(-1);
         }
-        builder.commit(System.nanoTime() - t0);
+        if (!commit(epoch, seq, t0)) return;
         if (seq == 0) WorkerMain.trace("first batch committed");
     }
 
@@ -245,10 +245,10 @@ final class WorkerLoop implements AutoCloseable {
                 reading(-1);
                 builder.abort();
                 if (row < 0) { // a failure outside any sample (the ring) is never skipped
-                    builder.send(RecordHeader.ERROR, epoch, seq, index, WorkerFailure.of("read", index, t).toBytes());
+                    builder.send(RecordHeader.ERROR, epoch, seq, index, WorkerFailure.of("read", index, builder.explain(t)).toBytes());
                     return false;
                 }
-                builder.send(RecordHeader.SKIPPED, epoch, seq, index, WorkerFailure.of("read", index, t).toBytes());
+                builder.send(RecordHeader.SKIPPED, epoch, seq, index, WorkerFailure.of("read", index, builder.explain(t)).toBytes());
                 if (skipped == null) skipped = new BitSet(rows);
                 skipped.set(row);
             }
@@ -313,7 +313,7 @@ final class WorkerLoop implements AutoCloseable {
         } catch (Throwable t) {
             builder.abort();
             close(cursors.remove(shard)); // its source is in an unknown state: a later request starts it afresh
-            builder.send(RecordHeader.ERROR, epoch, seq, index, WorkerFailure.of("read", index, t).toBytes());
+            builder.send(RecordHeader.ERROR, epoch, seq, index, WorkerFailure.of("read", index, builder.explain(t)).toBytes());
             return;
         }
         Cursor c = cursors.get(shard);
@@ -322,9 +322,27 @@ final class WorkerLoop implements AutoCloseable {
             builder.send(RecordHeader.END, epoch, seq, -1, new byte[0]);
             return;
         }
-        builder.commit(System.nanoTime() - t0); // a batch whose every sample failed is an empty one, not the end
+        // a batch whose every sample failed is an empty one, not the end
+        if (!commit(epoch, seq, t0)) return;
         if (failed != null) {
             for (WorkerFailure f : failed) builder.send(RecordHeader.SKIPPED, epoch, seq, f.sampleIndex(), f.toBytes());
+        }
+    }
+
+    /**
+     * Seals and publishes the batch being built; false (after sending ERROR) if sealing it failed: padding
+     * a sequence column can need more room than the ring has.
+     */
+    private boolean commit(int epoch, long seq, long t0) throws InterruptedException {
+        try {
+            builder.commit(System.nanoTime() - t0);
+            return true;
+        } catch (RingClosedException | PeerDiedException e) {
+            throw e;
+        } catch (Throwable t) {
+            builder.abort();
+            builder.send(RecordHeader.ERROR, epoch, seq, -1, WorkerFailure.of("read", -1, t).toBytes());
+            return false;
         }
     }
 
@@ -356,7 +374,7 @@ final class WorkerLoop implements AutoCloseable {
             } catch (Throwable t) {
                 if (!skipFailed) throw t;
                 builder.dropRow();
-                if (failed != null) failed.add(WorkerFailure.of("read", index, t));
+                if (failed != null) failed.add(WorkerFailure.of("read", index, builder.explain(t)));
                 more = true;
             } finally {
                 reading(-1);

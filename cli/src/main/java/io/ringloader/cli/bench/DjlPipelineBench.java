@@ -182,6 +182,21 @@ public final class DjlPipelineBench {
         }
 
         @Override
+        public void setInts(int column, int[] values) {
+            throw unsupported();
+        }
+
+        @Override
+        public void setLongs(int column, long[] values) {
+            throw unsupported();
+        }
+
+        @Override
+        public MemorySegment sequence(int column, int length) {
+            throw unsupported();
+        }
+
+        @Override
         public void setString(int column, String value) {
             throw unsupported();
         }
