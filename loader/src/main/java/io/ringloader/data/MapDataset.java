@@ -32,4 +32,34 @@ public non-sealed interface MapDataset extends Dataset {
     default String describe(long index) {
         return null;
     }
+
+    /**
+     * The length of sample {@code index} (its tokens, frames, points), for batch samplers that group
+     * samples by length ({@code BatchSampler.bucketByLength}, {@code BatchSampler.maxTokens}); -1 (the
+     * default) when the dataset cannot tell without reading the sample. Called in the trainer, on the
+     * dataset as it was given to the loader (not opened), through {@link #lengths}.
+     */
+    default int length(long index) {
+        return -1;
+    }
+
+    /**
+     * Every sample's length, read once when a loader with a length-aware batch sampler is built. The
+     * default asks {@link #length} for each; a dataset that keeps its lengths in a column (or an index
+     * file) can read them in one go.
+     */
+    default int[] lengths() {
+        long size = size();
+        if (size > Integer.MAX_VALUE - 8) throw new IllegalStateException("lengths of more than 2^31 samples do not fit an array");
+        int[] out = new int[(int) size];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = length(i);
+            if (out[i] < 0) {
+                throw new IllegalStateException(getClass().getSimpleName() + ".length(" + i + ") is " + out[i] + ": a length-aware batch sampler"
+                        + " needs every sample's length from the dataset without reading it. Implement MapDataset.length(index) (or"
+                        + " lengths()), or use a batch sampler that does not need lengths");
+            }
+        }
+        return out;
+    }
 }

@@ -13,6 +13,7 @@ import io.ringloader.os.SharedMemory;
 import io.ringloader.ring.RingDescriptor;
 import io.ringloader.ring.RingRecord;
 import io.ringloader.sampler.BatchSampler;
+import io.ringloader.sampler.LengthAwareBatchSampler;
 import io.ringloader.sampler.Sampler;
 import io.ringloader.worker.ProcessWorker;
 import io.ringloader.worker.Recipe;
@@ -97,6 +98,8 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     private final List<ColumnLayout> columns;
     /** Positions of the padded sequence columns in a batch, for the padding figures of stats(). */
     private final int[] paddedColumns;
+    /** Every sample's length, for a length-aware batch sampler; null otherwise. */
+    private final int[] lengths;
     private final LoaderSettings settings;
 
     private final BufferAllocator allocator = new RootAllocator();
@@ -185,18 +188,21 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             }
             batchSampler = null;
         }
-        long estimate = RecordHeader.LENGTH + layout.metaReserve() + layout.fixedBodyBytes(b.batchSize)
+        // A length-aware sampler's batches come from the samples' lengths, read once here, in the trainer.
+        this.lengths = batchSampler instanceof LengthAwareBatchSampler ? ((MapDataset) dataset).lengths() : null;
+        int rows = lengths == null ? b.batchSize : Math.max(1, ((LengthAwareBatchSampler) batchSampler).maxBatchSize(lengths));
+        long estimate = RecordHeader.LENGTH + layout.metaReserve() + layout.fixedBodyBytes(rows)
                 + layout.columns().stream().filter(c -> c.kind() == ColumnLayout.Kind.VARIABLE || c.kind() == ColumnLayout.Kind.SEQUENCE)
-                .mapToLong(c -> (c.padding() != null ? 2 : 1) * (256L * b.batchSize + 4096)).sum();
+                .mapToLong(c -> (c.padding() != null ? 2 : 1) * (256L * rows + 4096)).sum();
         int prefetch = mode == WorkerMode.INLINE ? 1 : b.prefetchFactor > 0 ? b.prefetchFactor : defaultPrefetch(estimate);
         // Room for the batches in flight plus two the trainer may hold; a batch can never be larger than its ring.
         long batchRingBytes = b.ringBytes > 0 ? b.ringBytes
                 : Math.max(4L << 20, RingDescriptor.capacityFor((prefetch + 2L) * RingDescriptor.frameLength(estimate)));
         if (RingDescriptor.frameLength(estimate) > RingDescriptor.capacityFor(batchRingBytes)) {
-            throw new IllegalArgumentException("a batch of " + b.batchSize + " samples takes about " + estimate
+            throw new IllegalArgumentException("a batch of " + rows + " samples takes about " + estimate
                     + " bytes, more than ringBytes(" + b.ringBytes + "): raise ringBytes or lower batchSize");
         }
-        long requestRingBytes = Math.max(64L << 10, (prefetch + 2L) * RingDescriptor.frameLength(RecordHeader.LENGTH + 8L * b.batchSize));
+        long requestRingBytes = Math.max(64L << 10, (prefetch + 2L) * RingDescriptor.frameLength(RecordHeader.LENGTH + 8L * rows));
         this.settings = new LoaderSettings(batchSampler, b.batchSize, b.seed, mode, numWorkers, prefetch, b.inOrder, b.persistentWorkers,
                 b.timeout, List.copyOf(b.jvmOptions), batchRingBytes, requestRingBytes, b.rank, b.worldSize,
                 b.pinWorkers && mode != WorkerMode.INLINE, b.warmWorkers && mode == WorkerMode.PROCESS,
@@ -269,7 +275,8 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     /** The plan of {@code epoch}, from the batch sampler (kept for the next call of the same epoch). */
     private synchronized Plan plan(int epoch) {
         if (planned == null || planned.epoch() != epoch) {
-            planned = Plan.of(epoch, settings.batchSampler().batches(((MapDataset) dataset).size(), settings.seed(), epoch));
+            planned = Plan.of(epoch, lengths != null ? ((LengthAwareBatchSampler) settings.batchSampler()).batches(lengths, settings.seed(), epoch)
+                    : settings.batchSampler().batches(((MapDataset) dataset).size(), settings.seed(), epoch));
         }
         return planned;
     }

@@ -14,6 +14,22 @@ public interface BatchSampler extends Serializable {
 
     List<long[]> batches(long datasetSize, long seed, int epoch);
 
+    /**
+     * Batches of {@code batchSize} samples of similar length, from pools of 50 batches sorted by length
+     * ({@link LengthBuckets}); the lengths come from {@code MapDataset.length}.
+     */
+    static LengthAwareBatchSampler bucketByLength(int batchSize) {
+        return new LengthBuckets(batchSize, 50, false, 0, 1);
+    }
+
+    /**
+     * Batches of as many samples as fit {@code maxTokens} padded tokens ({@link TokenBudget}), as
+     * fairseq's {@code max_tokens}; the lengths come from {@code MapDataset.length}.
+     */
+    static LengthAwareBatchSampler maxTokens(int maxTokens) {
+        return new TokenBudget(maxTokens, 0, 0, 1);
+    }
+
     /** Consecutive runs of {@code batchSize} samples of {@code sampler}'s order; a short last batch unless {@code dropLast}. */
     static BatchSampler of(Sampler sampler, int batchSize, boolean dropLast) {
         return new SamplerBatches(sampler, batchSize, dropLast);

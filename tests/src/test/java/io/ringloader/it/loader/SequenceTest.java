@@ -51,7 +51,7 @@ class SequenceTest {
                         long i = id.get(r);
                         assertThat(seen.add(i)).isTrue();
                         int from = tokens.getElementStartIndex(r), to = tokens.getElementEndIndex(r);
-                        assertThat(to - from).as("length of sample %d", i).isEqualTo(Tokens.length(i));
+                        assertThat(to - from).as("length of sample %d", i).isEqualTo(Tokens.tokens(i));
                         for (int j = from; j < to; j++) assertThat(ids.get(j)).isEqualTo((int) (i * 1000 + j - from));
                         assertThat(frames.getElementEndIndex(r) - frames.getElementStartIndex(r)).isEqualTo((int) (i % 4));
                         assertThat(((Float2Vector) b.root().getVector("h")).getValueAsFloat(r)).isEqualTo(i / 4f);
@@ -111,11 +111,11 @@ class SequenceTest {
         ListVector mask = (ListVector) root.getVector("tokens_mask");
         TinyIntVector maskValues = (TinyIntVector) mask.getDataVector();
         int longest = 0;
-        for (int r = 0; r < b.size(); r++) longest = Math.max(longest, Tokens.length(id.get(r)));
+        for (int r = 0; r < b.size(); r++) longest = Math.max(longest, Tokens.tokens(id.get(r)));
         assertThat(values.getValueCount()).isEqualTo(b.size() * longest);
         for (int r = 0; r < b.size(); r++) {
             long i = id.get(r);
-            int length = Tokens.length(i);
+            int length = Tokens.tokens(i);
             assertThat(tokens.getElementStartIndex(r)).isEqualTo(r * longest);
             assertThat(tokens.getElementEndIndex(r)).isEqualTo((r + 1) * longest);
             assertThat(lengths.get(r)).isEqualTo(length);
@@ -130,7 +130,7 @@ class SequenceTest {
     @Test
     void aFixedLengthCutsLongerSamplesWhenAskedAndCountsThem() {
         long longer = 0;
-        for (int i = 0; i < 120; i++) if (Tokens.length(i) > 16) longer++;
+        for (int i = 0; i < 120; i++) if (Tokens.tokens(i) > 16) longer++;
         assertThat(longer).as("the test needs samples longer than 16").isPositive();
         try (DataLoader l = loader(new Tokens(120), WorkerMode.PROCESS, 2).batchSize(10)
                 .pad("tokens", Padding.toLength(16).truncate()).build()) {
@@ -141,7 +141,7 @@ class SequenceTest {
                     assertThat(((IntVector) tokens.getDataVector()).getValueCount()).isEqualTo(16 * b.size());
                     IntVector lengths = (IntVector) b.root().getVector("tokens_length");
                     for (int r = 0; r < b.size(); r++) {
-                        assertThat(lengths.get(r)).isEqualTo(Math.min(16, Tokens.length(b.sampleIndices()[r])));
+                        assertThat(lengths.get(r)).isEqualTo(Math.min(16, Tokens.tokens(b.sampleIndices()[r])));
                         padding += 16 - lengths.get(r);
                     }
                 }
@@ -157,10 +157,10 @@ class SequenceTest {
     @Test
     void aSampleLongerThanAFixedLengthIsAnErrorNamingColumnSampleAndSizes() {
         long first = -1;
-        for (int i = 0; i < 100 && first < 0; i++) if (Tokens.length(i) > 16) first = i;
+        for (int i = 0; i < 100 && first < 0; i++) if (Tokens.tokens(i) > 16) first = i;
         try (DataLoader l = loader(new Tokens(100), WorkerMode.PROCESS, 1).batchSize(100).pad("tokens", Padding.toLength(16)).build()) {
             assertThatThrownBy(() -> l.iterator().next()).hasMessageContaining("sample " + first)
-                    .rootCause().hasMessageContaining("sample " + first + " is " + Tokens.length(first) + " steps long in column 'tokens'")
+                    .rootCause().hasMessageContaining("sample " + first + " is " + Tokens.tokens(first) + " steps long in column 'tokens'")
                     .hasMessageContaining("fixed length of 16").hasMessageContaining("Padding.toLength(16).truncate()");
         }
     }
@@ -173,7 +173,7 @@ class SequenceTest {
                     .hasMessageContaining("sample 5: sequence(tokens, -3): a length cannot be negative");
         }
         long overrun = -1;
-        for (int i = 0; i < 40 && overrun < 0; i++) if (Tokens.length(i) > 2) overrun = i;
+        for (int i = 0; i < 40 && overrun < 0; i++) if (Tokens.tokens(i) > 2) overrun = i;
         try (DataLoader l = loader(new Tokens(40, "overrun", overrun), mode, 1).batchSize(40).build()) {
             long at = overrun;
             assertThatThrownBy(() -> l.iterator().next()).hasMessageContaining("sample " + at)
@@ -210,7 +210,7 @@ class SequenceTest {
                     int longest = 0, steps = 0;
                     for (int r = 0; r < 16; r++) {
                         ids[r] = batches * 16L + r;
-                        longest = Math.max(longest, Tokens.length(ids[r]));
+                        longest = Math.max(longest, Tokens.tokens(ids[r]));
                         steps = Math.max(steps, (int) (ids[r] % 4));
                     }
                     assertThat(x.get(0).getShape()).isEqualTo(new ai.djl.ndarray.types.Shape(16, longest));
@@ -224,7 +224,7 @@ class SequenceTest {
                     assertThat(x.get(3).toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat(5)).isEqualTo(ids[5] / 4f);
                     int[] tokens = x.get(0).toIntArray();
                     for (int r = 0; r < 16; r++) {
-                        int length = Tokens.length(ids[r]);
+                        int length = Tokens.tokens(ids[r]);
                         for (int j = 0; j < longest; j++) assertThat(tokens[r * longest + j]).isEqualTo(j < length ? (int) (ids[r] * 1000 + j) : 0);
                         assertThat(b.getLabels().head().toIntArray()[r]).isEqualTo(length);
                     }

@@ -12,7 +12,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
  * Variable-length samples: {@code tokens} (int32) of {@link #length} ids {@code index * 1000 + j}, written
- * in place; {@code frames}, {@code index % 4} steps of 3 floats with a random draw in each; and half
+ * in place (and told by {@link #length} without reading the sample); {@code frames}, {@code index % 4} steps of 3 floats with a random draw in each; and half
  * precision scalars. {@code bad} makes one sample misbehave: "negative" asks for a negative length,
  * "overrun" writes past its segment.
  */
@@ -22,10 +22,15 @@ record Tokens(int n, String bad, long badIndex) implements MapDataset {
     }
 
     /** A long-tailed length, 0 to 60: most samples short, a few long. */
-    static int length(long index) {
+    static int tokens(long index) {
         long h = io.ringloader.data.WorkerContext.mix(index + 17);
         int r = (int) Long.remainderUnsigned(h, 100);
         return r < 70 ? r % 12 : r < 95 ? 12 + r % 20 : 40 + r % 21;
+    }
+
+    @Override
+    public int length(long index) {
+        return tokens(index);
     }
 
     @Override
@@ -43,7 +48,7 @@ record Tokens(int n, String bad, long badIndex) implements MapDataset {
     public void read(long index, SampleWriter out) {
         out.setLong(0, index);
         if (index == badIndex && bad.equals("negative")) out.sequence(1, -3);
-        int length = length(index);
+        int length = tokens(index);
         MemorySegment tokens = out.sequence(1, index == badIndex && bad.equals("overrun") ? 2 : length);
         for (int j = 0; j < length; j++) tokens.setAtIndex(JAVA_INT, j, (int) (index * 1000 + j));
         int steps = (int) (index % 4);
