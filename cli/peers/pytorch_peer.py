@@ -4,7 +4,7 @@
 Runs with Debian's python3-torch (apt-get install python3-torch python3-numpy),
 through /usr/bin/python3. Prints one JSON object a line.
 
-usage: pytorch_peer.py [--workloads tiny,wide,cpu,wide-long,cpu-long,startup] [--workers 0,1,2]
+usage: pytorch_peer.py [--workloads tiny,wide,cpu,wide-long,cpu-long,seq,startup] [--workers 0,1,2]
                        [--context fork|spawn|forkserver]
 
 `startup` runs once for every worker count of --workers above 0.
@@ -67,6 +67,52 @@ class Cpu(Dataset):
 
     def __getitem__(self, i):
         return cpu_kernel(i), i % 10
+
+
+SEQ_SAMPLES = 65_536
+
+
+def seq_tokens(i):
+    """8 * 2^(8u), u uniform in [0, 1) from the index: log-uniform in [8, 2048), as Workloads.Sequences."""
+    u = (((i * 0x9E3779B97F4A7C15) & M64) >> 11) / float(1 << 53)
+    return int(8 * 2 ** (8 * u))
+
+
+class Sequences(Dataset):
+    def __len__(self):
+        return SEQ_SAMPLES
+
+    def __getitem__(self, i):
+        n = seq_tokens(i)
+        return torch.remainder(i * 31 + torch.arange(n, dtype=torch.int64), 30_000).to(torch.int32), i % 2
+
+
+def pad_collate(batch):
+    """The collate_fn PyTorch users write for sequences: pad to the batch's longest, with the lengths."""
+    seqs = [s for s, _ in batch]
+    lengths = torch.tensor([len(s) for s in seqs], dtype=torch.int32)
+    padded = torch.nn.utils.rnn.pad_sequence(seqs, batch_first=True, padding_value=0)
+    return padded, lengths, torch.tensor([y for _, y in batch])
+
+
+def run_seq(workers, context):
+    g = torch.Generator()
+    g.manual_seed(42)
+    kw = dict(batch_size=32, shuffle=True, generator=g, num_workers=workers, collate_fn=pad_collate)
+    if workers > 0:
+        kw.update(multiprocessing_context=context, persistent_workers=True, prefetch_factor=2)
+    dl = DataLoader(Sequences(), **kw)
+    rates = []
+    for _ in range(2):  # epoch 1 warms up, epoch 2 is timed
+        tokens = padded = 0
+        t0 = time.perf_counter()
+        for x, lengths, _ in dl:
+            tokens += int(lengths.sum())
+            padded += x.numel()
+        rates.append((tokens / (time.perf_counter() - t0), padded, tokens))
+    (r1, _, _), (r2, p2, t2) = rates
+    return {"impl": f"pytorch-{context}" if workers else "pytorch", "workload": "seq", "batching": "fixed", "workers": workers,
+            "tokens_per_s": round(r2), "padding_share": round(1 - t2 / p2, 4), "epoch1_tokens_per_s": round(r1)}
 
 
 DATASETS = {"tiny": (Tiny, 256), "wide": (Wide, 32), "cpu": (Cpu, 64),
@@ -148,6 +194,10 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(1)
     for name in a.workloads.split(","):
+        if name == "seq":
+            for w in (int(x) for x in a.workers.split(",")):
+                print(json.dumps(run_seq(w, a.context)), flush=True)
+            continue
         if name == "startup":
             for w in (int(x) for x in a.workers.split(",")):
                 if w > 0:

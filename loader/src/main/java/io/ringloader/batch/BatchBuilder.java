@@ -186,10 +186,24 @@ public final class BatchBuilder implements SampleWriter {
                 }
             }
         }
+        long estimated = 0;
+        for (int c = 0; c < columns.length; c++) {
+            if (!hasDataArea(columns[c])) continue;
+            varCapacity[c] = BatchLayout.align((long) Math.ceil(varPerRow[c] * capacityRows) + 1024);
+            estimated += varCapacity[c];
+        }
+        // Estimates learnt from earlier batches can overshoot (a token-budget batch of many short samples
+        // after a few long ones): never claim more than half the ring up front; a batch grows as it needs.
+        long room = ring.maxPayload() / 2 - at;
+        if (estimated > room) {
+            double scale = Math.max(0, room) / (double) estimated;
+            for (int c = 0; c < columns.length; c++) {
+                if (hasDataArea(columns[c])) varCapacity[c] = BatchLayout.align(Math.max(1024, (long) (varCapacity[c] * scale)));
+            }
+        }
         for (int c = 0; c < columns.length; c++) {
             if (!hasDataArea(columns[c])) continue;
             data[c] = at;
-            varCapacity[c] = BatchLayout.align((long) Math.ceil(varPerRow[c] * capacityRows) + 1024);
             varUsed[c] = 0;
             at += varCapacity[c];
         }

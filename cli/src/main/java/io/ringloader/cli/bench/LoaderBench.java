@@ -20,7 +20,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * {@code ringloader bench --workload tiny|wide|cpu|cpu-long|wide-long|startup|train|resume [--workers N] [--mode process|thread|inline]}:
+ * {@code ringloader bench --workload tiny|wide|cpu|cpu-long|wide-long|seq|startup|train|resume [--workers N] [--mode process|thread|inline]}:
  * the workloads of docs/benchmarks.md, one JSON line per figure.
  */
 public final class LoaderBench {
@@ -48,10 +48,10 @@ public final class LoaderBench {
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--djl-prefetch" -> djlPrefetch = Integer.parseInt(args[++i]);
                 default -> throw new IllegalArgumentException("bench: unknown option " + args[i]
-                        + " (known: --workload tiny|wide|cpu|cpu-long|wide-long|startup|train|resume, --workers N, --mode process|thread|inline, --prefetch K, --pin, --worker-jvm OPTIONS, --peer djl|none, --threads N, --timed-epoch K, --djl-prefetch K)");
+                        + " (known: --workload tiny|wide|cpu|cpu-long|wide-long|seq|startup|train|resume, --workers N, --mode process|thread|inline, --prefetch K, --pin, --worker-jvm OPTIONS, --peer djl|none, --threads N, --timed-epoch K, --djl-prefetch K)");
             }
         }
-        if (workload == null) throw new IllegalArgumentException("bench: say which workload: --workload tiny|wide|cpu|cpu-long|wide-long|startup|train|resume");
+        if (workload == null) throw new IllegalArgumentException("bench: say which workload: --workload tiny|wide|cpu|cpu-long|wide-long|seq|startup|train|resume");
         if (workers == 0) mode = WorkerMode.INLINE;
         PREFETCH = prefetch;
         PIN = pin;
@@ -75,11 +75,12 @@ public final class LoaderBench {
                 if (mode == WorkerMode.PROCESS) System.out.println(warmStartup(impl + "-warm", workers));
             }
             case "resume" -> ResumeBench.run(workers);
+            case "seq" -> SequenceBench.run(impl, mode, workers);
             case "train" -> {
                 if (peer.isEmpty()) TrainBench.inFreshJvms(args);
                 else TrainBench.run(workers, mode, !peer.equals("djl"), !peer.equals("none"), threads, TIMED_EPOCH, djlPrefetch);
             }
-            default -> throw new IllegalArgumentException("bench: unknown workload " + workload + " (tiny, wide, cpu, cpu-long, wide-long, startup, train, resume)");
+            default -> throw new IllegalArgumentException("bench: unknown workload " + workload + " (tiny, wide, cpu, cpu-long, wide-long, seq, startup, train, resume)");
         }
     }
 

@@ -88,4 +88,41 @@ public final class Workloads {
             out.setLong(1, i % 10);
         }
     }
+
+    /**
+     * {@code seq}: 65,536 token sequences, sample i of {@code length(i)} int32 tokens (i*31 + j) % 30000 and a
+     * label int64 i % 2. Lengths are log-uniform from 8 to 2,047 (median 128, mean about 368): a long tail,
+     * as text has. The PyTorch peer (cli/peers/pytorch_peer.py) makes the same samples.
+     */
+    public record Sequences(long size) implements MapDataset {
+        public static final long SIZE = 65_536;
+
+        public Sequences() {
+            this(SIZE);
+        }
+
+        /** 8 * 2^(8u), u uniform in [0, 1) from the index: log-uniform in [8, 2048). */
+        public static int tokens(long i) {
+            double u = ((i * 0x9E3779B97F4A7C15L) >>> 11) * 0x1.0p-53;
+            return (int) (8 * Math.pow(2, 8 * u));
+        }
+
+        @Override
+        public int length(long index) {
+            return tokens(index);
+        }
+
+        @Override
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.sequence("tokens", Columns.DType.INT32), Columns.int64("label"));
+        }
+
+        @Override
+        public void read(long i, SampleWriter out) {
+            int n = tokens(i);
+            MemorySegment t = out.sequence(0, n);
+            for (int j = 0; j < n; j++) t.setAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, j, (int) ((i * 31 + j) % 30_000));
+            out.setLong(1, i % 2);
+        }
+    }
 }
