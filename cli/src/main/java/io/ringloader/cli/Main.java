@@ -60,7 +60,7 @@ public final class Main {
             io.ringloader.cli.bench.LoaderBench.run(args);
             return;
         }
-        System.err.println("ringloader bench: give a benchmark: ring, or --workload tiny|wide|cpu|startup|train|resume");
+        System.err.println("ringloader bench: give a benchmark: ring, or --workload tiny|wide|cpu|cpu-long|wide-long|seq|startup|train|resume");
         System.err.print(USAGE);
         System.exit(2);
     }
