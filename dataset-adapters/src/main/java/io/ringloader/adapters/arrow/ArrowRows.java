@@ -1,20 +1,24 @@
 package io.ringloader.adapters.arrow;
 
 import io.ringloader.batch.SchemaLayout;
+import io.ringloader.data.Columns;
 import io.ringloader.data.SampleWriter;
 import org.apache.arrow.vector.BaseFixedWidthVector;
 import org.apache.arrow.vector.BaseVariableWidthVector;
 import org.apache.arrow.vector.BigIntVector;
 import org.apache.arrow.vector.BitVector;
 import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.Float2Vector;
 import org.apache.arrow.vector.Float4Vector;
 import org.apache.arrow.vector.Float8Vector;
 import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.SmallIntVector;
 import org.apache.arrow.vector.TinyIntVector;
 import org.apache.arrow.vector.UInt1Vector;
+import org.apache.arrow.vector.UInt2Vector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.complex.FixedSizeListVector;
+import org.apache.arrow.vector.complex.ListVector;
 import org.apache.arrow.vector.types.pojo.Schema;
 
 import java.lang.foreign.MemorySegment;
@@ -26,11 +30,17 @@ public final class ArrowRows implements AutoCloseable {
     private final FieldVector[] vectors;
     private final Path file;
     private final int batch;
+    /** Which columns hold bfloat16 bits (uint16 vectors whose field says so). */
+    private final boolean[] bfloat16;
 
     public ArrowRows(VectorSchemaRoot root, String[] columns, Path file, int batch) {
         this.root = root;
         this.vectors = new FieldVector[columns.length];
-        for (int c = 0; c < columns.length; c++) vectors[c] = root.getVector(columns[c]);
+        this.bfloat16 = new boolean[columns.length];
+        for (int c = 0; c < columns.length; c++) {
+            vectors[c] = root.getVector(columns[c]);
+            bfloat16[c] = Columns.DType.of(vectors[c].getField()) == Columns.DType.BFLOAT16;
+        }
         this.file = file;
         this.batch = batch;
     }
@@ -91,6 +101,22 @@ public final class ArrowRows implements AutoCloseable {
                 case BaseVariableWidthVector x -> {
                     long start = x.getStartOffset(row), end = x.getEndOffset(row);
                     out.setBytes(c, MemorySegment.ofAddress(x.getDataBuffer().memoryAddress() + start).reinterpret(end - start));
+                }
+                case Float2Vector x -> out.setFloat(c, x.getValueAsFloat(row));
+                case UInt2Vector x -> {
+                    if (bfloat16[c]) out.setFloat(c, Columns.fromBFloat16((short) x.get(row)));
+                    else out.setShort(c, (short) x.get(row));
+                }
+                case ListVector x -> {
+                    // A sequence: its steps' values are contiguous in the child (or the child's child, for
+                    // steps of a fixed shape), copied in one go into the sample's segment.
+                    int start = x.getElementStartIndex(row), steps = x.getElementEndIndex(row) - start;
+                    FieldVector child = x.getDataVector();
+                    int perStep = child instanceof FixedSizeListVector f ? f.getListSize() : 1;
+                    BaseFixedWidthVector values = (BaseFixedWidthVector) (child instanceof FixedSizeListVector f ? f.getDataVector() : child);
+                    long stepBytes = (long) perStep * values.getTypeWidth();
+                    MemorySegment.copy(MemorySegment.ofAddress(values.getDataBuffer().memoryAddress() + start * stepBytes).reinterpret(steps * stepBytes), 0,
+                            out.sequence(c, steps), 0, steps * stepBytes);
                 }
                 case FixedSizeListVector x -> {
                     BaseFixedWidthVector values = (BaseFixedWidthVector) x.getDataVector();

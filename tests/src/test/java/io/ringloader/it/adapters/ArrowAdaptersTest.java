@@ -144,4 +144,82 @@ class ArrowAdaptersTest {
             }).isInstanceOf(SampleReadException.class).hasMessageContaining(a.toString()).hasMessageContaining("damaged");
         }
     }
+
+    /** Row i: tokens i*10 + j for j < i % 7, frames of i % 3 steps (i + k/2) for k < 2 each step, h = i / 8, b = i * 1.5. */
+    private static Path writeSequences(Path file, int rows) throws Exception {
+        var schema = io.ringloader.data.Columns.schema(io.ringloader.data.Columns.int64("id"),
+                io.ringloader.data.Columns.sequence("tokens", io.ringloader.data.Columns.DType.INT32),
+                io.ringloader.data.Columns.sequence("frames", io.ringloader.data.Columns.DType.FLOAT32, 2),
+                io.ringloader.data.Columns.float16("h"), io.ringloader.data.Columns.bfloat16("b"));
+        try (var allocator = new org.apache.arrow.memory.RootAllocator();
+             var root = org.apache.arrow.vector.VectorSchemaRoot.create(schema, allocator);
+             var channel = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
+             var writer = new org.apache.arrow.vector.ipc.ArrowFileWriter(root, null, channel)) {
+            writer.start();
+            root.allocateNew();
+            var tokens = (org.apache.arrow.vector.complex.ListVector) root.getVector("tokens");
+            var frames = (org.apache.arrow.vector.complex.ListVector) root.getVector("frames");
+            var ids = (org.apache.arrow.vector.IntVector) tokens.getDataVector();
+            var steps = (FixedSizeListVector) frames.getDataVector();
+            var stepValues = (Float4Vector) steps.getDataVector();
+            int step = 0;
+            for (int r = 0; r < rows; r++) {
+                ((BigIntVector) root.getVector("id")).setSafe(r, r);
+                int at = tokens.startNewValue(r);
+                for (int j = 0; j < r % 7; j++) ids.setSafe(at + j, r * 10 + j);
+                tokens.endValue(r, r % 7);
+                frames.startNewValue(r);
+                for (int k = 0; k < r % 3; k++, step++) {
+                    steps.startNewValue(step);
+                    stepValues.setSafe(2 * step, r);
+                    stepValues.setSafe(2 * step + 1, r + 0.5f);
+                }
+                frames.endValue(r, r % 3);
+                ((org.apache.arrow.vector.Float2Vector) root.getVector("h")).setSafeWithPossibleTruncate(r, r / 8f);
+                ((org.apache.arrow.vector.UInt2Vector) root.getVector("b")).setSafe(r, io.ringloader.data.Columns.toBFloat16(r * 1.5f) & 0xFFFF);
+            }
+            root.setRowCount(rows);
+            writer.writeBatch();
+            writer.end();
+        }
+        return file;
+    }
+
+    @Test
+    void sequencesAndHalfPrecisionColumnsAreReadFromIpcFilesAndPaddable() throws Exception {
+        Path file = writeSequences(dir.resolve("seq.arrow"), 200);
+        var ds = ArrowIpcDataset.of(List.of(file));
+        Set<Long> seen = new HashSet<>();
+        try (DataLoader l = DataLoader.builder(ds).batchSize(16).shuffle(true).seed(1).numWorkers(2)
+                .pad("tokens", io.ringloader.data.Padding.toLongest().value(-1)).build()) {
+            for (Batch b : l) {
+                try (b) {
+                    var root = b.root();
+                    var tokens = (org.apache.arrow.vector.complex.ListVector) root.getVector("tokens");
+                    var frames = (org.apache.arrow.vector.complex.ListVector) root.getVector("frames");
+                    var values = (org.apache.arrow.vector.IntVector) tokens.getDataVector();
+                    var steps = (Float4Vector) ((FixedSizeListVector) frames.getDataVector()).getDataVector();
+                    int longest = values.getValueCount() / b.size();
+                    for (int r = 0; r < b.size(); r++) {
+                        long id = ((BigIntVector) root.getVector("id")).get(r);
+                        assertThat(seen.add(id)).isTrue();
+                        assertThat(((org.apache.arrow.vector.IntVector) root.getVector("tokens_length")).get(r)).isEqualTo((int) (id % 7));
+                        for (int j = 0; j < longest; j++) {
+                            assertThat(values.get(r * longest + j)).isEqualTo(j < id % 7 ? (int) (id * 10 + j) : -1);
+                        }
+                        int from = frames.getElementStartIndex(r);
+                        assertThat(frames.getElementEndIndex(r) - from).isEqualTo((int) (id % 3));
+                        for (int k = 0; k < id % 3; k++) {
+                            assertThat(steps.get(2 * (from + k))).isEqualTo((float) id);
+                            assertThat(steps.get(2 * (from + k) + 1)).isEqualTo(id + 0.5f);
+                        }
+                        assertThat(((org.apache.arrow.vector.Float2Vector) root.getVector("h")).getValueAsFloat(r)).isEqualTo(id / 8f);
+                        assertThat(io.ringloader.data.Columns.fromBFloat16((short) ((org.apache.arrow.vector.UInt2Vector) root.getVector("b")).get(r)))
+                                .isEqualTo(io.ringloader.data.Columns.fromBFloat16(io.ringloader.data.Columns.toBFloat16(id * 1.5f)));
+                    }
+                }
+            }
+        }
+        assertThat(seen).hasSize(200);
+    }
 }
