@@ -114,6 +114,17 @@ public final class ArrowRows implements AutoCloseable {
                     FieldVector child = x.getDataVector();
                     int perStep = child instanceof FixedSizeListVector f ? f.getListSize() : 1;
                     BaseFixedWidthVector values = (BaseFixedWidthVector) (child instanceof FixedSizeListVector f ? f.getDataVector() : child);
+                    if (child.getNullCount() > 0 || values.getNullCount() > 0) {
+                        for (int k = start; k < start + steps; k++) {
+                            for (int e = 0; e < perStep; e++) {
+                                if (child.isNull(k) || values.isNull(k * perStep + e)) {
+                                    throw new IllegalStateException(file + ", record batch " + batch + ", row " + row + ": column '" + v.getName()
+                                            + "' has a null inside its list (element " + (k - start) + "): a sequence holds numbers only;"
+                                            + " fill the nulls in the source (a pad id, say)");
+                                }
+                            }
+                        }
+                    }
                     long stepBytes = (long) perStep * values.getTypeWidth();
                     MemorySegment.copy(MemorySegment.ofAddress(values.getDataBuffer().memoryAddress() + start * stepBytes).reinterpret(steps * stepBytes), 0,
                             out.sequence(c, steps), 0, steps * stepBytes);

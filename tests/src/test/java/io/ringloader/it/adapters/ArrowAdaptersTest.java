@@ -147,6 +147,11 @@ class ArrowAdaptersTest {
 
     /** Row i: tokens i*10 + j for j < i % 7, frames of i % 3 steps (i + k/2) for k < 2 each step, h = i / 8, b = i * 1.5. */
     private static Path writeSequences(Path file, int rows) throws Exception {
+        return writeSequences(file, rows, -1);
+    }
+
+    /** {@link #writeSequences}, with row {@code nullRow}'s second token null. */
+    private static Path writeSequences(Path file, int rows, int nullRow) throws Exception {
         var schema = io.ringloader.data.Columns.schema(io.ringloader.data.Columns.int64("id"),
                 io.ringloader.data.Columns.sequence("tokens", io.ringloader.data.Columns.DType.INT32),
                 io.ringloader.data.Columns.sequence("frames", io.ringloader.data.Columns.DType.FLOAT32, 2),
@@ -167,6 +172,7 @@ class ArrowAdaptersTest {
                 ((BigIntVector) root.getVector("id")).setSafe(r, r);
                 int at = tokens.startNewValue(r);
                 for (int j = 0; j < r % 7; j++) ids.setSafe(at + j, r * 10 + j);
+                if (r == nullRow) ids.setNull(at + 1);
                 tokens.endValue(r, r % 7);
                 frames.startNewValue(r);
                 for (int k = 0; k < r % 3; k++, step++) {
@@ -221,5 +227,14 @@ class ArrowAdaptersTest {
             }
         }
         assertThat(seen).hasSize(200);
+    }
+
+    @Test
+    void aNullInsideAListIsAnErrorNamingTheFileRowAndColumn() throws Exception {
+        Path file = writeSequences(dir.resolve("holes.arrow"), 20, 5); // row 5 has 5 tokens, the second null
+        try (DataLoader l = DataLoader.builder(ArrowIpcDataset.of(List.of(file))).batchSize(20).numWorkers(1).build()) {
+            assertThatThrownBy(() -> l.iterator().next()).isInstanceOf(SampleReadException.class).hasMessageContaining("sample 5")
+                    .rootCause().hasMessageContaining(file + ", record batch 0, row 5: column 'tokens' has a null inside its list (element 1)");
+        }
     }
 }

@@ -188,4 +188,48 @@ class ParquetAdapterTest {
         Path empty = Files.createDirectories(dir.resolve("nothing"));
         assertThatThrownBy(() -> ParquetDataset.of(List.of(empty))).hasMessage("the directory " + empty + " has no files (names starting with . or _ are left out)");
     }
+
+    @Test
+    void listColumnsAreSequencesThatTheWorkersPad() throws Exception {
+        Schema schema = Columns.schema(Columns.int64("id"), Columns.sequence("tokens", Columns.DType.INT32));
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (BufferAllocator a = new RootAllocator(); VectorSchemaRoot root = VectorSchemaRoot.create(schema, a);
+             ArrowStreamWriter w = new ArrowStreamWriter(root, null, bytes)) {
+            w.start();
+            root.allocateNew();
+            var tokens = (org.apache.arrow.vector.complex.ListVector) root.getVector("tokens");
+            var ids = (org.apache.arrow.vector.IntVector) tokens.getDataVector();
+            for (int r = 0; r < 300; r++) {
+                ((BigIntVector) root.getVector("id")).setSafe(r, r);
+                int at = tokens.startNewValue(r);
+                for (int j = 0; j < r % 9; j++) ids.setSafe(at + j, r * 100 + j);
+                tokens.endValue(r, r % 9);
+            }
+            root.setRowCount(300);
+            w.writeBatch();
+            w.end();
+        }
+        BufferAllocator a = new RootAllocator(); // kept, as in parquet() above
+        Path out = dir.resolve("lists");
+        try (ArrowStreamReader reader = new ArrowStreamReader(new ByteArrayInputStream(bytes.toByteArray()), a)) {
+            DatasetFileWriter.write(a, reader, FileFormat.PARQUET, out.toUri().toString());
+        }
+        ParquetDataset ds = ParquetDataset.of(List.of(out));
+        assertThat(ds.sampleSchema().findField("tokens").getType()).isInstanceOf(org.apache.arrow.vector.types.pojo.ArrowType.List.class);
+        java.util.Set<Long> seen = new java.util.HashSet<>();
+        try (DataLoader l = DataLoader.builder(ds).batchSize(32).numWorkers(2).pad("tokens", io.ringloader.data.Padding.toLength(8).truncate()).build()) {
+            for (Batch b : l) {
+                try (b) {
+                    var values = (org.apache.arrow.vector.IntVector) ((org.apache.arrow.vector.complex.ListVector) b.root().getVector("tokens")).getDataVector();
+                    for (int r = 0; r < b.size(); r++) {
+                        long id = ((BigIntVector) b.root().getVector("id")).get(r);
+                        assertThat(seen.add(id)).isTrue();
+                        for (int j = 0; j < 8; j++) assertThat(values.get(r * 8 + j)).isEqualTo(j < id % 9 ? (int) (id * 100 + j) : 0);
+                    }
+                }
+            }
+            assertThat(l.stats().padding().truncated()).as("at most 8 ids a row: none is cut").isZero();
+        }
+        assertThat(seen).hasSize(300);
+    }
 }
