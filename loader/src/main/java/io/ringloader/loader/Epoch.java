@@ -140,7 +140,9 @@ abstract sealed class Epoch implements Iterator<Batch> permits MapEpoch, StreamE
                             f.cause(w.classLoader())));
                 }
                 if (recordEpoch != epoch) continue; // a failure in an abandoned epoch: nobody waits for it
-                throw fail(new SampleReadException("sample " + f.sampleIndex() + " failed in " + w.describe() + ", in " + what.get()
+                // No sample index: the batch failed after its samples were read (sealing it: padding it, say).
+                String which = f.sampleIndex() >= 0 ? "sample " + f.sampleIndex() : "a batch, after its samples were read,";
+                throw fail(new SampleReadException(which + " failed in " + w.describe() + ", in " + what.get()
                         + ": " + f.summary(), w.id(), w.pid(), f.sampleIndex(), f.cause(w.classLoader())));
             }
             if (recordEpoch != epoch) {

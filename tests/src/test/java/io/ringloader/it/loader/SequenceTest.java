@@ -188,6 +188,17 @@ class SequenceTest {
     }
 
     @Test
+    void aPaddedBatchThatOutgrowsItsRingIsAnErrorNamingTheBatchAndRingBytes() {
+        try (DataLoader l = loader(new Tokens(64), WorkerMode.PROCESS, 1).batchSize(16).ringBytes(8 << 20)
+                .pad("tokens", Padding.toLength(1 << 20)).build()) {
+            assertThatThrownBy(() -> l.iterator().next())
+                    .hasMessageContaining("a batch, after its samples were read, failed in worker 0")
+                    .hasMessageContaining("batch 0 of epoch 0 outgrew the worker's batch ring")
+                    .hasMessageContaining("Raise DataLoader.Builder.ringBytes");
+        }
+    }
+
+    @Test
     void paddingRefusesAColumnThatIsNotASequenceOrIsNotThere() {
         assertThatThrownBy(() -> DataLoader.builder(new Tokens(4)).pad("id", Padding.toLongest()).build())
                 .hasMessageContaining("pad(\"id\"): column 'id' is Int(64, true), not a sequence column");
