@@ -40,8 +40,8 @@ public final class BatchBuilder implements SampleWriter {
     private final Columns.DType[] dtypes;
     /** The bits of the columns a sample writes (not those the worker derives from a padded sequence). */
     private final long sampleColumns;
-    /** Per padded sequence column, the position of its lengths and of its mask column; -1 where none. */
-    private final int[] lengthColumn, maskColumn;
+    /** Per padded sequence column, the position of its lengths, mask, documents and positions columns; -1 where none. */
+    private final int[] lengthColumn, maskColumn, documentColumn, positionColumn;
     /** Per padded sequence column, its pad value as raw bits of its element type. */
     private final long[] padBits;
     private final FlatBufferBuilder fbb = BatchLayout.newBuilder();
@@ -103,9 +103,10 @@ public final class BatchBuilder implements SampleWriter {
         for (int c = 0; c < columns.length; c++) dtypes[c] = columns[c].dtype();
         this.lengthColumn = new int[columns.length];
         this.maskColumn = new int[columns.length];
+        this.documentColumn = new int[columns.length];
+        this.positionColumn = new int[columns.length];
         this.padBits = new long[columns.length];
-        java.util.Arrays.fill(lengthColumn, -1);
-        java.util.Arrays.fill(maskColumn, -1);
+        for (int[] derived : new int[][] {lengthColumn, maskColumn, documentColumn, positionColumn}) java.util.Arrays.fill(derived, -1);
         long sample = 0;
         for (int c = 0; c < columns.length; c++) {
             ColumnLayout col = columns[c];
@@ -113,6 +114,8 @@ public final class BatchBuilder implements SampleWriter {
                 case SAMPLE -> sample |= 1L << c;
                 case LENGTH -> lengthColumn[col.source()] = c;
                 case MASK -> maskColumn[col.source()] = c;
+                case DOCUMENT -> documentColumn[col.source()] = c;
+                case POSITION -> positionColumn[col.source()] = c;
             }
             if (col.padding() != null && col.isSampleColumn()) padBits[c] = bits(col.dtype(), col.padding().value());
         }
@@ -339,7 +342,8 @@ public final class BatchBuilder implements SampleWriter {
             ColumnLayout col = columns[c];
             if (col.kind() != ColumnLayout.Kind.SEQUENCE || !col.isSampleColumn()) continue;
             if (rows > 0) varPerRow[c] = Math.max(1, 1.25 * varUsed[c] / rows);
-            if (col.padding() != null) pad(c);
+            if (col.padding() != null && col.padding().packs()) pack(c);
+            else if (col.padding() != null) pad(c);
         }
         long bodyOffset = layout.bodyOffset();
         long[] nodes = new long[layout.nodeCount() * 2];
@@ -367,7 +371,8 @@ public final class BatchBuilder implements SampleWriter {
                     if (rows > 0) varPerRow[c] = Math.max(1, 1.25 * varUsed[c] / rows);
                 }
                 case SEQUENCE -> {
-                    long steps = record.get(JAVA_INT, offsets[c] + 4L * rows);
+                    // A packed column's values run past its last sample's end, to the end of its last row.
+                    long steps = packed(col) ? varUsed[c] / col.slotBytes() : record.get(JAVA_INT, offsets[c] + 4L * rows);
                     long elements = steps * col.count();
                     long stepBits = col.hasSteps() ? bitmap(steps) : 0, elementBits = bitmap(elements);
                     record.asSlice(validity[c], (rows + 7) / 8).fill((byte) -1);
@@ -484,6 +489,65 @@ public final class BatchBuilder implements SampleWriter {
             data[mask] = maskData;
             varUsed[mask] = (long) rows * t;
         }
+    }
+
+    /**
+     * Packs sequence column {@code c}: its values, the samples one after the other, already are the packed
+     * rows; only the last row's tail is written (the pad value), and beside them, per value, the row of
+     * its sample and its position in it (and the mask), and each sample's length. Nothing is copied.
+     */
+    private void pack(int c) {
+        ColumnLayout col = columns[c];
+        Padding p = col.padding();
+        long step = col.slotBytes();
+        int total = record.get(JAVA_INT, offsets[c] + 4L * rows);
+        long packedRows = p.rows() > 0 ? p.rows() : (total + (long) p.length() - 1) / p.length();
+        long cells = packedRows * p.length();
+        if (total > cells) {
+            throw new IllegalStateException("batch " + seq + " of epoch " + epoch + ": its " + rows + " samples hold " + total
+                    + " steps of column '" + col.name() + "', more than the " + p.rows() + " rows of " + p.length()
+                    + " its packing (Padding.pack(" + p.rows() + ", " + p.length() + ")) holds: make batches that fit, with"
+                    + " BatchSampler.packed(" + p.rows() + ", " + p.length() + "), or pack into as many rows as they fill (Padding.pack("
+                    + p.length() + "))");
+        }
+        long bytes = cells * step;
+        if (bytes > varCapacity[c]) growVariable(c, bytes - varUsed[c]);
+        fill(data[c] + (long) total * step, (cells - total) * col.count(), col.width(), padBits[c]);
+        varUsed[c] = bytes;
+        paddingValues += cells - total;
+        int lengths = lengthColumn[c], documents = documentColumn[c], positions = positionColumn[c], mask = maskColumn[c];
+        long documentData = perValue(documents, c, cells * 4), positionData = perValue(positions, c, cells * 4);
+        long maskData = mask < 0 ? -1 : perValue(mask, c, cells);
+        for (int r = 0; r < rows; r++) {
+            int from = record.get(JAVA_INT, offsets[c] + 4L * r), length = steps(c, r);
+            record.set(JAVA_INT, data[lengths] + 4L * r, length);
+            for (int k = 0; k < length; k++) {
+                record.set(JAVA_INT, documentData + 4L * (from + k), r);
+                record.set(JAVA_INT, positionData + 4L * (from + k), k);
+            }
+        }
+        fill(documentData + 4L * total, cells - total, 4, -1);
+        fill(positionData + 4L * total, cells - total, 4, 0);
+        if (mask >= 0) {
+            record.asSlice(maskData, total).fill((byte) 1);
+            record.asSlice(maskData + total, cells - total).fill((byte) 0);
+        }
+    }
+
+    /**
+     * Room at the end of the record for {@code bytes} of derived column {@code d}, a value per value of
+     * packed column {@code c}, with {@code c}'s offsets; returns where its values go.
+     */
+    private long perValue(int d, int c, long bytes) {
+        long at = extendRecord(BatchLayout.align(bytes));
+        MemorySegment.copy(record, offsets[c], record, offsets[d], 4L * (rows + 1));
+        data[d] = at;
+        varUsed[d] = bytes;
+        return at;
+    }
+
+    private static boolean packed(ColumnLayout col) {
+        return col.padding() != null && col.padding().packs();
     }
 
     /** Steps of row {@code r} of sequence column {@code c}, from its offsets. */
@@ -742,7 +806,13 @@ public final class BatchBuilder implements SampleWriter {
                     + "): a length cannot be negative");
         }
         Padding p = col.padding();
-        if (p != null && p.length() > 0 && length > p.length() && !p.truncates()) {
+        if (p != null && p.packs() && p.rows() > 0 && length > (long) p.rows() * p.length()) {
+            throw new IllegalArgumentException("sample " + sampleIndex + described(sampleIndex) + " is " + length + " steps long in column '"
+                    + col.name() + "', more than the " + p.rows() + " rows of " + p.length() + " its packing (Padding.pack(" + p.rows() + ", "
+                    + p.length() + ")) holds in a whole batch: raise the rows, or pack into as many as a batch fills (Padding.pack("
+                    + p.length() + "))");
+        }
+        if (p != null && !p.packs() && p.length() > 0 && length > p.length() && !p.truncates()) {
             throw new IllegalArgumentException("sample " + sampleIndex + described(sampleIndex) + " is " + length + " steps long in column '"
                     + col.name() + "', longer than its padding's fixed length of " + p.length()
                     + ": raise Padding.toLength, pad to the longest (Padding.toLongest()), or cut such samples (Padding.toLength("

@@ -8,15 +8,20 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.ForeignAllocation;
 import org.apache.arrow.vector.VectorLoader;
 import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.complex.ListVector;
 import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
 import org.apache.arrow.vector.ipc.message.MessageSerializer;
+import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
+import io.ringloader.data.Columns;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
@@ -42,10 +47,31 @@ public final class BatchReader {
     private final BufferAllocator allocator;
     /** Roots of closed batches, with no buffers: taken by any thread that reads, given back by any that closes. */
     private final Queue<VectorSchemaRoot> spare = new ConcurrentLinkedQueue<>();
+    /** The packed sequence columns ({@code Padding.pack}): their positions, and the IPC node of each one's values. */
+    private final int[] packed, packedValuesNode;
 
     public BatchReader(Schema schema, BufferAllocator allocator) {
         this.schema = schema;
         this.allocator = allocator;
+        List<Integer> columns = new ArrayList<>(), nodes = new ArrayList<>();
+        int node = 0;
+        for (int c = 0; c < schema.getFields().size(); c++) {
+            Field f = schema.getFields().get(c);
+            if (f.getMetadata() != null && f.getMetadata().containsKey(Columns.PACKED)) {
+                columns.add(c);
+                nodes.add(node + 1); // the list's node, then its values'
+            }
+            node += nodes(f);
+        }
+        this.packed = columns.stream().mapToInt(Integer::intValue).toArray();
+        this.packedValuesNode = nodes.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** IPC field nodes of {@code f}: its own and its children's, depth first, as the IPC format lists them. */
+    private static int nodes(Field f) {
+        int n = 1;
+        for (Field child : f.getChildren()) n += nodes(child);
+        return n;
     }
 
     /**
@@ -73,6 +99,11 @@ public final class BatchReader {
         if (root == null) root = VectorSchemaRoot.create(schema, allocator);
         try (ArrowRecordBatch arrow = MessageSerializer.deserializeRecordBatch(batch, buf)) {
             new VectorLoader(root).load(arrow);
+            // Loading ends by giving each list its row count, which cuts its values to where its last row
+            // ends: a packed column's values run on to the end of its last packed row, as the IPC node says.
+            for (int k = 0; k < packed.length; k++) {
+                ((ListVector) root.getVector(packed[k])).getDataVector().setValueCount(Math.toIntExact(batch.nodes(packedValuesNode[k]).length()));
+            }
         } catch (IOException e) {
             root.close();
             throw new UncheckedIOException("cannot read a batch record", e);

@@ -43,7 +43,11 @@ public record ColumnLayout(String name, Kind kind, Columns.DType dtype, int coun
         /** The worker, at the end of the batch: each sample's length in the padded sequence {@code source}. */
         LENGTH,
         /** The worker: 1 where the padded sequence {@code source} has a value, 0 where padding is. */
-        MASK
+        MASK,
+        /** The worker, per value of the packed sequence {@code source}: the row of its sample, -1 for padding. */
+        DOCUMENT,
+        /** The worker, per value of the packed sequence {@code source}: its position in its sample. */
+        POSITION
     }
 
     /** A column the sample writes. */

@@ -24,8 +24,8 @@ public final class SchemaLayout {
 
     /**
      * The layouts of a batch of {@code schema}'s samples with the sequence columns of {@code padding}
-     * padded: the sample's columns, then the columns the worker derives (each padded column's lengths,
-     * and its mask if asked for), in the order of {@link #batchSchema}.
+     * padded or packed: the sample's columns, then the columns the worker derives (each one's lengths, a
+     * packed one's documents and positions, and its mask if asked for), in the order of {@link #batchSchema}.
      */
     public static List<ColumnLayout> of(Schema schema, Map<String, Padding> padding) {
         List<ColumnLayout> out = new ArrayList<>();
@@ -54,6 +54,12 @@ public final class SchemaLayout {
             if (c.padding() == null) continue;
             out.add(new ColumnLayout(c.name() + Padding.LENGTH_SUFFIX, ColumnLayout.Kind.FIXED, Columns.DType.INT32, 1,
                     ColumnLayout.Role.LENGTH, i, null));
+            if (c.padding().packs()) {
+                out.add(new ColumnLayout(c.name() + Padding.DOCUMENT_SUFFIX, ColumnLayout.Kind.SEQUENCE, Columns.DType.INT32, 1,
+                        ColumnLayout.Role.DOCUMENT, i, c.padding()));
+                out.add(new ColumnLayout(c.name() + Padding.POSITION_SUFFIX, ColumnLayout.Kind.SEQUENCE, Columns.DType.INT32, 1,
+                        ColumnLayout.Role.POSITION, i, c.padding()));
+            }
             if (c.padding().mask()) {
                 out.add(new ColumnLayout(c.name() + Padding.MASK_SUFFIX, ColumnLayout.Kind.SEQUENCE, Columns.DType.INT8, 1,
                         ColumnLayout.Role.MASK, i, c.padding()));
@@ -63,7 +69,7 @@ public final class SchemaLayout {
         for (ColumnLayout c : out) {
             if (seen.put(c.name(), 1) != null) {
                 throw new IllegalArgumentException("column '" + c.name() + "' appears twice in a batch: the sample schema has a column of"
-                        + " the name the padding of a sequence column gives its lengths or mask; rename that column");
+                        + " the name the padding of a sequence column gives its lengths, mask, documents or positions; rename that column");
             }
         }
         return List.copyOf(out);
@@ -71,8 +77,9 @@ public final class SchemaLayout {
 
     /**
      * The Arrow schema of a batch: the sample schema, with the padded sequence columns marked
-     * ({@link Columns#PADDED}), then each one's {@code <name>_length} (int32) and {@code <name>_mask}
-     * (a padded sequence of int8) where asked for.
+     * ({@link Columns#PADDED}, or {@link Columns#PACKED} with the row length), then each one's
+     * {@code <name>_length} (int32), a packed one's {@code <name>_document} and {@code <name>_position}
+     * (int32 sequences), and {@code <name>_mask} (a sequence of int8) where asked for.
      */
     public static Schema batchSchema(Schema sampleSchema, Map<String, Padding> padding) {
         if (padding.isEmpty()) return sampleSchema;
@@ -84,20 +91,27 @@ public final class SchemaLayout {
                 fields.add(f);
                 continue;
             }
+            String key = p.packs() ? Columns.PACKED : Columns.PADDED, mark = p.packs() ? Integer.toString(p.length()) : "true";
             Map<String, String> meta = new LinkedHashMap<>(f.getMetadata() == null ? Map.of() : f.getMetadata());
-            meta.put(Columns.PADDED, "true");
+            meta.put(key, mark);
             FieldType t = f.getFieldType();
             fields.add(new Field(f.getName(), new FieldType(t.isNullable(), t.getType(), t.getDictionary(), meta), f.getChildren()));
             derived.add(new Field(f.getName() + Padding.LENGTH_SUFFIX, FieldType.notNullable(Columns.DType.INT32.arrowType()), null));
-            if (p.mask()) {
-                Field mask = Columns.sequence(f.getName() + Padding.MASK_SUFFIX, Columns.DType.INT8);
-                Map<String, String> maskMeta = new LinkedHashMap<>(mask.getMetadata());
-                maskMeta.put(Columns.PADDED, "true");
-                derived.add(new Field(mask.getName(), new FieldType(false, mask.getType(), null, maskMeta), mask.getChildren()));
+            if (p.packs()) {
+                derived.add(marked(Columns.sequence(f.getName() + Padding.DOCUMENT_SUFFIX, Columns.DType.INT32), key, mark));
+                derived.add(marked(Columns.sequence(f.getName() + Padding.POSITION_SUFFIX, Columns.DType.INT32), key, mark));
             }
+            if (p.mask()) derived.add(marked(Columns.sequence(f.getName() + Padding.MASK_SUFFIX, Columns.DType.INT8), key, mark));
         }
         fields.addAll(derived);
         return new Schema(fields, sampleSchema.getCustomMetadata());
+    }
+
+    /** A derived sequence column, not nullable, with {@code key} set in its metadata. */
+    private static Field marked(Field sequence, String key, String value) {
+        Map<String, String> meta = new LinkedHashMap<>(sequence.getMetadata());
+        meta.put(key, value);
+        return new Field(sequence.getName(), new FieldType(false, sequence.getType(), null, meta), sequence.getChildren());
     }
 
     static ColumnLayout of(Field f) {

@@ -33,6 +33,11 @@ public final class Columns {
      * batch then has the same length, and its values are one dense {@code [batch, length, ...]} array.
      */
     public static final String PADDED = "ringloader.padded";
+    /**
+     * Field metadata of a packed sequence column and of the per-value columns beside it: the row length
+     * of the {@code [rows, length, step...]} array its values are ({@code Padding.pack}).
+     */
+    public static final String PACKED = "ringloader.packed";
 
     /** Element types of scalar and tensor columns. */
     public enum DType {

@@ -40,8 +40,9 @@ import java.util.concurrent.locks.LockSupport;
  * epoch of the loader.
  *
  * <p>Tensor and numeric columns become NDArrays of the batch's shape ({@code [batch, shape...]}) and
- * type, and padded sequence columns ({@code DataLoader.Builder.pad}) NDArrays of {@code [batch, length,
- * step...]}, created over the batch's shared memory: on the PyTorch engine {@code NDManager.create(ByteBuffer,
+ * type, padded sequence columns ({@code DataLoader.Builder.pad}) NDArrays of {@code [batch, length,
+ * step...]}, and packed ones ({@code Padding.pack}) and their documents and positions NDArrays of
+ * {@code [rows, rowLength, step...]}, all created over the batch's shared memory: on the PyTorch engine {@code NDManager.create(ByteBuffer,
  * ...)} wraps a direct buffer with {@code torch::from_blob}, so the trainer's tensors are the worker's
  * bytes. bfloat16 columns are the exception: DJL 0.35's PyTorch engine aborts the JVM on a bfloat16
  * NDArray, so they become float32 NDArrays of the same values, in a copy. The ring space goes back to the worker when DJL closes its {@code Batch}, after its NDArrays are
@@ -86,7 +87,8 @@ public final class DjlDataset implements Dataset {
      * How one column becomes an NDArray: its position in the batch, its DJL type, and its shape but for
      * the batch dimension. Fails on a column that cannot become an NDArray.
      */
-    private record Column(String name, int index, boolean tensor, boolean sequence, DataType type, long[] dims, long rowBytes, boolean widen) {
+    private record Column(String name, int index, boolean tensor, boolean sequence, int packedRowLength, DataType type, long[] dims, long rowBytes,
+                          boolean widen) {
         static Column of(org.apache.arrow.vector.types.pojo.Schema schema, String name) {
             List<Field> fields = schema.getFields();
             int index = -1;
@@ -102,10 +104,12 @@ public final class DjlDataset implements Dataset {
             boolean widen = type == DataType.BFLOAT16;
             boolean tensor = field.getType() instanceof ArrowType.FixedSizeList;
             boolean sequence = field.getType() instanceof ArrowType.List;
-            if (sequence && (field.getMetadata() == null || !"true".equals(field.getMetadata().get(Columns.PADDED)))) {
+            java.util.Map<String, String> meta = field.getMetadata() == null ? java.util.Map.of() : field.getMetadata();
+            int packedRowLength = meta.containsKey(Columns.PACKED) ? Integer.parseInt(meta.get(Columns.PACKED)) : 0;
+            if (sequence && packedRowLength == 0 && !"true".equals(meta.get(Columns.PADDED))) {
                 throw new IllegalArgumentException("column '" + name + "' is a variable-length sequence, and an NDArray is dense: have the"
                         + " loader pad it (DataLoader.Builder.pad(\"" + name + "\", Padding.toLongest())), which also adds '" + name
-                        + io.ringloader.data.Padding.LENGTH_SUFFIX + "' for the lengths");
+                        + io.ringloader.data.Padding.LENGTH_SUFFIX + "' for the lengths, or pack it (Padding.pack(rowLength))");
             }
             // A padded sequence's length is the batch's: dims[1] is filled in per batch.
             int[] shape = tensor ? Columns.shape(field) : sequence ? Columns.stepShape(field) : new int[0];
@@ -116,7 +120,8 @@ public final class DjlDataset implements Dataset {
                 dims[i + lead] = shape[i];
                 elements *= shape[i];
             }
-            return new Column(name, index, tensor, sequence, widen ? DataType.FLOAT32 : type, dims, elements * type.getNumOfBytes(), widen);
+            return new Column(name, index, tensor, sequence, packedRowLength, widen ? DataType.FLOAT32 : type, dims,
+                    elements * type.getNumOfBytes(), widen);
         }
     }
 
@@ -391,10 +396,17 @@ public final class DjlDataset implements Dataset {
         long bytes;
         if (column.sequence()) {
             // Padded: every row has the same number of steps, and the values are one dense array.
+            // Packed: the values are rows of the packing's length, as many as the samples filled.
             FieldVector steps = (FieldVector) ((ListVector) vector).getDataVector();
-            dims[1] = rows == 0 ? 0 : steps.getValueCount() / rows;
+            int packed = column.packedRowLength();
+            if (packed > 0) {
+                dims[0] = steps.getValueCount() / packed;
+                dims[1] = packed;
+            } else {
+                dims[1] = rows == 0 ? 0 : steps.getValueCount() / rows;
+            }
             values = steps instanceof FixedSizeListVector f ? (FieldVector) f.getDataVector() : steps;
-            bytes = rows * dims[1] * column.rowBytes();
+            bytes = dims[0] * dims[1] * column.rowBytes();
         } else {
             values = column.tensor() ? (FieldVector) ((FixedSizeListVector) vector).getDataVector() : vector;
             bytes = rows * column.rowBytes();

@@ -30,6 +30,14 @@ public interface BatchSampler extends Serializable {
         return new TokenBudget(maxTokens, 0, 0, 1);
     }
 
+    /**
+     * Batches that fill {@code rows} packed rows of {@code rowLength} tokens all but a few
+     * ({@link PackedBatches}), for a loader that packs them: {@code pad("tokens", Padding.pack(rows, rowLength))}.
+     */
+    static LengthAwareBatchSampler packed(int rows, int rowLength) {
+        return new PackedBatches(rows, rowLength, 0, 1);
+    }
+
     /** Consecutive runs of {@code batchSize} samples of {@code sampler}'s order; a short last batch unless {@code dropLast}. */
     static BatchSampler of(Sampler sampler, int batchSize, boolean dropLast) {
         return new SamplerBatches(sampler, batchSize, dropLast);

@@ -24,7 +24,7 @@ public record LengthBuckets(int batchSize, int poolBatches, boolean dropLast, in
     public LengthBuckets {
         if (batchSize < 1) throw new IllegalArgumentException("LengthBuckets: batchSize must be at least 1, got " + batchSize);
         if (poolBatches < 1) throw new IllegalArgumentException("LengthBuckets: poolBatches must be at least 1, got " + poolBatches);
-        TokenBudget.checkRank(rank, worldSize);
+        LengthBatches.checkRank(rank, worldSize);
     }
 
     @Override
@@ -44,7 +44,7 @@ public record LengthBuckets(int batchSize, int poolBatches, boolean dropLast, in
                 out.add(batch);
             }
         }
-        return TokenBudget.shuffleAndShare(out, seed, epoch, rank, worldSize);
+        return LengthBatches.shuffleAndShare(out, seed, epoch, rank, worldSize);
     }
 
     @Override

@@ -4,7 +4,6 @@ import io.ringloader.data.WorkerContext;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.Comparator;
 import java.util.List;
 
@@ -25,7 +24,7 @@ public record TokenBudget(int maxTokens, int maxSamples, int rank, int worldSize
     public TokenBudget {
         if (maxTokens < 1) throw new IllegalArgumentException("TokenBudget: maxTokens must be at least 1, got " + maxTokens);
         if (maxSamples < 0) throw new IllegalArgumentException("TokenBudget: maxSamples must be 0 (no limit) or more, got " + maxSamples);
-        checkRank(rank, worldSize);
+        LengthBatches.checkRank(rank, worldSize);
     }
 
     @Override
@@ -56,35 +55,11 @@ public record TokenBudget(int maxTokens, int maxSamples, int rank, int worldSize
             longest = wider;
         }
         if (n > 0) out.add(Arrays.copyOf(batch, n));
-        return shuffleAndShare(out, seed, epoch, rank, worldSize);
+        return LengthBatches.shuffleAndShare(out, seed, epoch, rank, worldSize);
     }
 
     @Override
     public int maxBatchSize(int[] lengths) {
-        int shortest = Integer.MAX_VALUE;
-        for (int l : lengths) shortest = Math.min(shortest, l);
-        long most = lengths.length;
-        if (shortest > 0) most = Math.min(most, maxTokens / shortest); // empty samples cost no tokens
-        if (maxSamples > 0) most = Math.min(most, maxSamples);
-        return (int) Math.max(1, most);
-    }
-
-    /**
-     * The batches in an order drawn from (seed, epoch); with {@code worldSize} &gt; 1, this rank's share:
-     * every worldSize-th batch from {@code rank}, the remainder left out so that every rank takes as many.
-     */
-    static List<long[]> shuffleAndShare(List<long[]> batches, long seed, int epoch, int rank, int worldSize) {
-        Collections.shuffle(batches, new java.util.Random(WorkerContext.random(seed, epoch, -3).nextLong()));
-        if (worldSize == 1) return batches;
-        int each = batches.size() / worldSize;
-        List<long[]> mine = new ArrayList<>(each);
-        for (int k = 0; k < each; k++) mine.add(batches.get(k * worldSize + rank));
-        return mine;
-    }
-
-    static void checkRank(int rank, int worldSize) {
-        if (worldSize < 1 || rank < 0 || rank >= worldSize) {
-            throw new IllegalArgumentException("rank must be in [0, worldSize) and worldSize at least 1, got rank " + rank + " of " + worldSize);
-        }
+        return LengthBatches.mostSamples(lengths, maxTokens, maxSamples);
     }
 }

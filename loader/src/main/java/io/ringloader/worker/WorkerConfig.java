@@ -29,7 +29,7 @@ record WorkerConfig(byte[] dataset, Map<String, byte[]> classes, List<ColumnLayo
                     int shardIndex, int shardCount, int cpu, long timeoutMillis) {
 
     /** Leads the encoded form: a worker of another ringloader version fails clearly instead of misreading. */
-    private static final int MAGIC = 0x524C4333; // "RLC3": strings as length and UTF-8 bytes; columns with role and padding
+    private static final int MAGIC = 0x524C4334; // "RLC4": strings as length and UTF-8 bytes; columns with role, padding and packing
 
     byte[] encode() {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(dataset.length + 256);
@@ -58,6 +58,8 @@ record WorkerConfig(byte[] dataset, Map<String, byte[]> classes, List<ColumnLayo
                     out.writeDouble(p.value());
                     out.writeBoolean(p.truncates());
                     out.writeBoolean(p.mask());
+                    out.writeBoolean(p.packs());
+                    out.writeInt(p.rows());
                 }
             }
             out.writeInt(workerId);
@@ -93,7 +95,8 @@ record WorkerConfig(byte[] dataset, Map<String, byte[]> classes, List<ColumnLayo
                 int count = in.readInt();
                 ColumnLayout.Role role = ColumnLayout.Role.values()[in.readByte()];
                 int source = in.readInt();
-                Padding padding = in.readBoolean() ? new Padding(in.readInt(), in.readDouble(), in.readBoolean(), in.readBoolean()) : null;
+                Padding padding = in.readBoolean() ? new Padding(in.readInt(), in.readDouble(), in.readBoolean(), in.readBoolean(),
+                        in.readBoolean(), in.readInt()) : null;
                 columns.add(new ColumnLayout(name, kind, dtype < 0 ? null : Columns.DType.values()[dtype], count, role, source, padding));
             }
             return new WorkerConfig(dataset, classes, List.copyOf(columns), in.readInt(), in.readInt(), in.readLong(),

@@ -13,23 +13,24 @@ import java.util.Locale;
 /**
  * {@code ringloader bench --workload seq}: token sequences of long-tailed lengths ({@link Workloads.Sequences}),
  * padded in the workers to each batch's longest, batched three ways: 32 shuffled samples, 32 samples of
- * similar length ({@code bucketByLength}), and a budget of 16,384 padded tokens ({@code maxTokens}). Epoch 2
- * is timed; one JSON line per way: tokens per second (the samples' own tokens, and with padding) and the
+ * similar length ({@code bucketByLength}), and a budget of 16,384 padded tokens ({@code maxTokens}); and
+ * packed ({@code Padding.pack}) into 8 rows of 2,048 tokens by batches that fill them
+ * ({@code BatchSampler.packed}). Epoch 2 is timed; one JSON line per way: tokens per second (the samples' own tokens, and with padding) and the
  * share of padding.
  */
 final class SequenceBench {
     private SequenceBench() {}
 
-    static final int BATCH = 32, MAX_TOKENS = 16_384;
+    static final int BATCH = 32, MAX_TOKENS = 16_384, PACKED_ROWS = 8, ROW_LENGTH = 2_048;
 
     static void run(String impl, WorkerMode mode, int workers) {
-        for (String batching : new String[] {"fixed", "bucketed", "budget"}) {
-            DataLoader.Builder b = LoaderBench.builder(new Workloads.Sequences(), BATCH, mode, workers).seed(42).persistentWorkers(true)
-                    .pad("tokens", Padding.toLongest());
+        for (String batching : new String[] {"fixed", "bucketed", "budget", "packed"}) {
+            DataLoader.Builder b = LoaderBench.builder(new Workloads.Sequences(), BATCH, mode, workers).seed(42).persistentWorkers(true);
             b = switch (batching) {
-                case "fixed" -> b.shuffle(true);
-                case "bucketed" -> b.batchSampler(BatchSampler.bucketByLength(BATCH));
-                default -> b.batchSampler(BatchSampler.maxTokens(MAX_TOKENS));
+                case "fixed" -> b.shuffle(true).pad("tokens", Padding.toLongest());
+                case "bucketed" -> b.batchSampler(BatchSampler.bucketByLength(BATCH)).pad("tokens", Padding.toLongest());
+                case "budget" -> b.batchSampler(BatchSampler.maxTokens(MAX_TOKENS)).pad("tokens", Padding.toLongest());
+                default -> b.batchSampler(BatchSampler.packed(PACKED_ROWS, ROW_LENGTH)).pad("tokens", Padding.pack(PACKED_ROWS, ROW_LENGTH));
             };
             try (DataLoader loader = b.build()) {
                 double[] first = epoch(loader);
