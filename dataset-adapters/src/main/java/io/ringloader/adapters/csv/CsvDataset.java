@@ -1,5 +1,6 @@
 package io.ringloader.adapters.csv;
 
+import io.ringloader.adapters.files.MappedFiles;
 import io.ringloader.data.Columns;
 import io.ringloader.data.MapDataset;
 import io.ringloader.data.SampleWriter;
@@ -248,13 +249,7 @@ public final class CsvDataset implements MapDataset {
     // ------------------------------------------------------------------------------ bytes and lines
 
     private static MemorySegment map(Arena arena, String file) {
-        try (FileChannel ch = FileChannel.open(Path.of(file))) {
-            return ch.size() == 0 ? MemorySegment.NULL : ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException("CSV file " + file + " does not exist", e);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read CSV file " + file, e);
-        }
+        return MappedFiles.map(arena, file, "CSV");
     }
 
     /** {offset, 1-based line number} of every non-empty data line. */
