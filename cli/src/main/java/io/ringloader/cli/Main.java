@@ -13,6 +13,9 @@ public final class Main {
               demo [options]       the main job: a CNN trained with DJL on the built-in shapes dataset,
                                    fed by 2 process workers (--epochs, --workers, --mode, --batch-size,
                                    --seed, --json; see README)
+              demo --task text [options]
+                                   a sequence classifier on built-in text, tokenized, bucketed by
+                                   length and padded by 2 process workers (--batching bucketed|fixed)
               ring-demo            the shared-memory ring between two processes, on its own
               test                 run every test of the project (handled by the launcher script)
               notebooks [--save] [--install]
@@ -34,7 +37,7 @@ public final class Main {
         }
         String[] rest = Arrays.copyOfRange(args, 1, args.length);
         switch (args[0]) {
-            case "demo" -> io.ringloader.cli.demo.TrainDemo.run(rest);
+            case "demo" -> demo(rest);
             case "ring-demo" -> RingCommands.demo();
             case "aot-train" -> AotTraining.run();
             case "bench" -> bench(rest);
@@ -44,6 +47,23 @@ public final class Main {
                 System.err.print(USAGE);
                 System.exit(2);
             }
+        }
+    }
+
+    /** {@code demo}: the shapes CNN, or with {@code --task text} the sequence classifier. */
+    private static void demo(String[] args) throws Exception {
+        int task = Arrays.asList(args).indexOf("--task");
+        if (task < 0) {
+            io.ringloader.cli.demo.TrainDemo.run(args);
+            return;
+        }
+        if (task + 1 >= args.length) throw new IllegalArgumentException("demo: --task needs a value: shapes or text");
+        String[] rest = java.util.stream.IntStream.range(0, args.length).filter(i -> i != task && i != task + 1).mapToObj(i -> args[i])
+                .toArray(String[]::new);
+        switch (args[task + 1]) {
+            case "shapes" -> io.ringloader.cli.demo.TrainDemo.run(rest);
+            case "text" -> io.ringloader.cli.demo.TextDemo.run(rest);
+            default -> throw new IllegalArgumentException("demo: --task is shapes or text, not " + args[task + 1]);
         }
     }
 

@@ -42,39 +42,30 @@ public final class TrainDemo {
     record Options(int epochs, int workers, WorkerMode mode, int batchSize, long seed, int train, int test, boolean json, Path dataDir,
                    int prefetch, Path checkpoint, int checkpointEvery, Path resume, List<String> workerJvm) {
         static Options parse(String[] args) {
-            int epochs = 4, workers = 2, batch = 64, train = 8000, test = 2000;
-            long seed = 42;
-            WorkerMode mode = WorkerMode.PROCESS;
-            boolean json = false;
+            CommonOptions c = new CommonOptions(4, 64, 8000, 2000);
             int prefetch = -1, every = 50;
             Path checkpoint = null, resume = null;
             List<String> workerJvm = List.of();
-            Path data = Path.of(System.getProperty("ringloader.data.dir", "data"));
             for (int i = 0; i < args.length; i++) {
+                int used = c.take(args, i);
+                if (used > 0) {
+                    i += used - 1;
+                    continue;
+                }
                 switch (args[i]) {
-                    case "--epochs" -> epochs = Integer.parseInt(args[++i]);
-                    case "--workers" -> workers = Integer.parseInt(args[++i]);
-                    case "--mode" -> mode = WorkerMode.valueOf(args[++i].toUpperCase(Locale.ROOT));
-                    case "--batch-size" -> batch = Integer.parseInt(args[++i]);
-                    case "--seed" -> seed = Long.parseLong(args[++i]);
-                    case "--train-samples" -> train = Integer.parseInt(args[++i]);
-                    case "--test-samples" -> test = Integer.parseInt(args[++i]);
-                    case "--data-dir" -> data = Path.of(args[++i]);
-                    case "--json" -> json = true;
                     case "--prefetch" -> prefetch = Integer.parseInt(args[++i]);
                     case "--checkpoint" -> checkpoint = Path.of(args[++i]);
                     case "--checkpoint-every" -> every = Integer.parseInt(args[++i]);
                     case "--resume" -> resume = Path.of(args[++i]);
                     case "--worker-jvm" -> workerJvm = List.of(args[++i].trim().split("\\s+"));
-                    default -> throw new IllegalArgumentException("demo: unknown option " + args[i] + " (known: --epochs N, --workers N,"
-                            + " --mode process|thread|inline, --batch-size N, --seed N, --train-samples N, --test-samples N, --data-dir D,"
-                            + " --prefetch K (batches DJL gets ready ahead; 0: none), --checkpoint DIR, --checkpoint-every STEPS (default 50),"
-                            + " --resume DIR, --worker-jvm OPTIONS (extra JVM options for process workers), --json)");
+                    default -> throw new IllegalArgumentException("demo: unknown option " + args[i] + " (known: " + CommonOptions.KNOWN
+                            + ", --prefetch K (batches DJL gets ready ahead; 0: none), --checkpoint DIR, --checkpoint-every STEPS (default 50),"
+                            + " --resume DIR, --worker-jvm OPTIONS (extra JVM options for process workers))");
                 }
             }
-            if (workers == 0) mode = WorkerMode.INLINE;
             if (every < 1) throw new IllegalArgumentException("demo: --checkpoint-every must be at least 1, got " + every);
-            return new Options(epochs, workers, mode, batch, seed, train, test, json, data, prefetch, checkpoint, every, resume, workerJvm);
+            return new Options(c.epochs, c.workers, c.effectiveMode(), c.batchSize, c.seed, c.train, c.test, c.json, c.dataDir, prefetch,
+                    checkpoint, every, resume, workerJvm);
         }
     }
 

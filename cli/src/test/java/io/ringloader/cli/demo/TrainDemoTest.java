@@ -18,17 +18,8 @@ class TrainDemoTest {
 
     @Test
     void aShortRunLearnsTheShapesAndPrintsItsSummaryAsJson(@TempDir Path data) throws Exception {
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        PrintStream console = System.out;
-        System.setOut(new PrintStream(captured, true));
-        try {
-            TrainDemo.run(new String[] {"--epochs", "3", "--train-samples", "6000", "--test-samples", "500",
-                    "--data-dir", data.toString(), "--json"});
-        } finally {
-            System.setOut(console);
-        }
-        String out = captured.toString();
-        console.print(out);
+        String out = run(new String[] {"--epochs", "3", "--train-samples", "6000", "--test-samples", "500",
+                "--data-dir", data.toString(), "--json"});
         assertThat(out).contains("epoch 3/3", "held-out accuracy", "data stall", "summary:");
         String last = out.strip().lines().reduce((a, b) -> b).orElseThrow();
         Matcher m = Pattern.compile("\"accuracy\":([0-9.]+),\"seconds\":([0-9.]+)").matcher(last);
@@ -57,11 +48,20 @@ class TrainDemoTest {
     }
 
     private static String run(String[] args) throws Exception {
+        return printed(() -> TrainDemo.run(args));
+    }
+
+    interface Demo {
+        void run() throws Exception;
+    }
+
+    /** What {@code demo} printed (and prints it too, for the test's log). */
+    static String printed(Demo demo) throws Exception {
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
         PrintStream console = System.out;
         System.setOut(new PrintStream(captured, true));
         try {
-            TrainDemo.run(args);
+            demo.run();
         } finally {
             System.setOut(console);
         }
