@@ -95,10 +95,36 @@ def pad_collate(batch):
     return padded, lengths, torch.tensor([y for _, y in batch])
 
 
-def run_seq(workers, context):
+class BucketBatches(torch.utils.data.Sampler):
+    """The "sortish" bucketing PyTorch users add from other packages (torchnlp's BucketBatchSampler,
+    fairseq): each epoch, shuffle, sort pools of 50 batches by length, cut them into batches of 32,
+    shuffle the batches. Lengths from the index, without reading a sample, as ringloader's
+    bucketByLength(32) reads them from MapDataset.length."""
+
+    def __init__(self, n, batch=32, pool_batches=50, seed=42):
+        self.n, self.batch, self.pool, self.g = n, batch, batch * pool_batches, torch.Generator()
+        self.g.manual_seed(seed)
+
+    def __iter__(self):
+        order = torch.randperm(self.n, generator=self.g).tolist()
+        batches = []
+        for start in range(0, self.n, self.pool):
+            pool = sorted(order[start:start + self.pool], key=seq_tokens)
+            batches += [pool[b:b + self.batch] for b in range(0, len(pool), self.batch)]
+        for k in torch.randperm(len(batches), generator=self.g).tolist():
+            yield batches[k]
+
+    def __len__(self):
+        return sum((min(self.pool, self.n - s) + self.batch - 1) // self.batch for s in range(0, self.n, self.pool))
+
+
+def run_seq(workers, context, batching="fixed"):
     g = torch.Generator()
     g.manual_seed(42)
-    kw = dict(batch_size=32, shuffle=True, generator=g, num_workers=workers, collate_fn=pad_collate)
+    if batching == "bucketed":
+        kw = dict(batch_sampler=BucketBatches(SEQ_SAMPLES), num_workers=workers, collate_fn=pad_collate)
+    else:
+        kw = dict(batch_size=32, shuffle=True, generator=g, num_workers=workers, collate_fn=pad_collate)
     if workers > 0:
         kw.update(multiprocessing_context=context, persistent_workers=True, prefetch_factor=2)
     dl = DataLoader(Sequences(), **kw)
@@ -111,7 +137,7 @@ def run_seq(workers, context):
             padded += x.numel()
         rates.append((tokens / (time.perf_counter() - t0), padded, tokens))
     (r1, _, _), (r2, p2, t2) = rates
-    return {"impl": f"pytorch-{context}" if workers else "pytorch", "workload": "seq", "batching": "fixed", "workers": workers,
+    return {"impl": f"pytorch-{context}" if workers else "pytorch", "workload": "seq", "batching": batching, "workers": workers,
             "tokens_per_s": round(r2), "padding_share": round(1 - t2 / p2, 4), "epoch1_tokens_per_s": round(r1)}
 
 
@@ -195,8 +221,9 @@ def main():
     torch.set_num_threads(1)
     for name in a.workloads.split(","):
         if name == "seq":
-            for w in (int(x) for x in a.workers.split(",")):
-                print(json.dumps(run_seq(w, a.context)), flush=True)
+            for batching in ("fixed", "bucketed"):
+                for w in (int(x) for x in a.workers.split(",")):
+                    print(json.dumps(run_seq(w, a.context, batching)), flush=True)
             continue
         if name == "startup":
             for w in (int(x) for x in a.workers.split(",")):
