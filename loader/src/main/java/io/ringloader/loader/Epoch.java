@@ -140,8 +140,8 @@ abstract sealed class Epoch implements Iterator<Batch> permits MapEpoch, StreamE
                             f.cause(w.classLoader())));
                 }
                 if (recordEpoch != epoch) continue; // a failure in an abandoned epoch: nobody waits for it
-                // No sample index: the batch failed after its samples were read (sealing it: padding it, say).
-                String which = f.sampleIndex() >= 0 ? "sample " + f.sampleIndex() : "a batch, after its samples were read,";
+                // No sample index: the batch failed outside its samples (claiming its room, or sealing it: padding it, say).
+                String which = f.sampleIndex() >= 0 ? "sample " + f.sampleIndex() : "a batch, outside any of its samples,";
                 throw fail(new SampleReadException(which + " failed in " + w.describe() + ", in " + what.get()
                         + ": " + f.summary(), w.id(), w.pid(), f.sampleIndex(), f.cause(w.classLoader())));
             }

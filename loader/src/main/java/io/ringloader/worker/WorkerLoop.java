@@ -190,9 +190,9 @@ final class WorkerLoop implements AutoCloseable {
         if ((request.get(JAVA_INT, RecordHeader.FLAGS) & RecordHeader.FLAG_SKIP_FAILED_SAMPLES) != 0) {
             if (!buildSkipping(map, request, epoch, seq, rows)) return;
         } else {
-            builder.begin(seq, epoch, rows);
             long index = -1;
             try {
+                builder.begin(seq, epoch, rows); // a batch the ring can never hold fails here, as an ERROR like any other
                 for (int r = 0; r < rows; r++) {
                     index = request.get(JAVA_LONG, RecordHeader.LENGTH + 8L * r);
                     builder.beginRow(index);
@@ -224,10 +224,10 @@ final class WorkerLoop implements AutoCloseable {
         long[] indices = request.asSlice(RecordHeader.LENGTH, 8L * rows).toArray(JAVA_LONG);
         BitSet skipped = null;
         while (true) {
-            builder.begin(seq, epoch, rows);
             long index = -1;
             int row = -1;
             try {
+                builder.begin(seq, epoch, rows);
                 for (int r = 0; r < rows; r++) {
                     if (skipped != null && skipped.get(r)) continue;
                     row = r;

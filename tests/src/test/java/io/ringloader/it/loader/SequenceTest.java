@@ -192,7 +192,7 @@ class SequenceTest {
         try (DataLoader l = loader(new Tokens(64), WorkerMode.PROCESS, 1).batchSize(16).ringBytes(8 << 20)
                 .pad("tokens", Padding.toLength(1 << 20)).build()) {
             assertThatThrownBy(() -> l.iterator().next())
-                    .hasMessageContaining("a batch, after its samples were read, failed in worker 0")
+                    .hasMessageContaining("a batch, outside any of its samples, failed in worker 0")
                     .hasMessageContaining("batch 0 of epoch 0 outgrew the worker's batch ring")
                     .hasMessageContaining("Raise DataLoader.Builder.ringBytes");
         }
