@@ -26,4 +26,22 @@ public interface Sampler extends Serializable {
     static Sampler distributed(int rank, int worldSize, boolean shuffle) {
         return new DistributedSampler(rank, worldSize, shuffle, false);
     }
+
+    /**
+     * This trainer's share of this sampler's order when {@code worldSize} trainers read the same dataset
+     * ({@link RankShare}): {@code new WeightedRandomSampler(w, n, true).distributed(rank, worldSize)}.
+     */
+    default Sampler distributed(int rank, int worldSize) {
+        return new RankShare(this, rank, worldSize, false);
+    }
+
+    /** Samples drawn in proportion to {@code weights} ({@link WeightedRandomSampler}), {@code numSamples} an epoch. */
+    static Sampler weighted(double[] weights, long numSamples, boolean replacement) {
+        return new WeightedRandomSampler(weights, numSamples, replacement);
+    }
+
+    /** The samples {@code indices} in a new random order every epoch ({@link SubsetRandomSampler}). */
+    static Sampler subset(long... indices) {
+        return new SubsetRandomSampler(indices);
+    }
 }
