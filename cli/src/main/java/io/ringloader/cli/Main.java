@@ -18,6 +18,7 @@ public final class Main {
                                    length and padded by 2 process workers (--batching bucketed|fixed)
               ring-demo            the shared-memory ring between two processes, on its own
               test                 run every test of the project (handled by the launcher script)
+              javadoc              the API's javadoc into <module>/target/reports/apidocs (handled by the launcher script)
               notebooks [--save] [--install]
                                    run notebooks/ headless on the Java kernel (handled by the launcher script)
               bench ring           GB/s through the shared-memory ring vs memcpy, as JSON lines

@@ -14,7 +14,7 @@ package io.ringloader.batch;
  *     | kind BATCH: an Arrow IPC encapsulated message (0xFFFFFFFF,     |
  *     |   int32 metadata length, flatbuffer Message), then at          |
  *     |   bodyOffset the body: the Arrow buffers, each 64-aligned      |
- *     | kind ERROR: a serialized {@link WorkerFailure}                  |
+ *     | kind ERROR: a serialized {@code WorkerFailure}                  |
  *     | kind BATCH_REQUEST: rows sample indices (long each)            |
  *     +--------------------------------------------------------------+
  * </pre>

@@ -13,10 +13,6 @@ import java.io.Serializable;
  * after any cut) and, with {@link #withMask}, {@code <name>_mask} (int8: 1 for a value, 0 for padding,
  * {@code [batch, length]}).
  *
- * @param length   0 to pad each batch to its longest sample; otherwise every batch's length
- * @param value    the pad value, converted to the column's element type
- * @param truncates with a fixed length: cut longer samples to it (counted in {@code stats()}), instead of
- *                 failing the batch with an error naming the sample
  * <p><b>Packing</b> ({@link #pack}), for pre-training: no sample is padded; the batch's samples, one after
  * the other, fill rows of {@code length} steps (a sample that does not fit the rest of a row goes on in
  * the next), and only the last row's tail is padding. The column stays a list of each sample's values,

@@ -338,7 +338,8 @@ public final class DjlDataset implements Dataset {
             thread.interrupt();
             try {
                 if (!thread.join(STOP_WAIT)) {
-                    System.err.println("ringloader: the DJL prefetch thread did not stop within " + STOP_WAIT.toSeconds() + " s; left running");
+                    org.slf4j.LoggerFactory.getLogger(DjlDataset.class).warn("ringloader: the DJL prefetch thread did not stop within {} s;"
+                            + " left running", STOP_WAIT.toSeconds());
                     return;
                 }
             } catch (InterruptedException e) {

@@ -127,7 +127,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     private volatile long builtAt;
 
     static void trace(long since, String step) {
-        if (TRACE && since != 0) System.err.println("ringloader trainer start-up: " + step + " at " + (System.nanoTime() - since) / 1_000_000 + " ms after build()");
+        if (TRACE && since != 0) LOG.info("ringloader trainer start-up: {} at {} ms after build()", step, (System.nanoTime() - since) / 1_000_000);
     }
 
     /** The first batch reached the caller: the last step of the start-up trace. */

@@ -90,8 +90,8 @@ public final class ThreadWorker extends Worker {
             Thread.currentThread().interrupt();
         }
         if (thread.isAlive()) {
-            System.err.println("ringloader: " + describe() + " did not stop within " + graceMillis
-                    + " ms after it was asked to; it is left running as a daemon thread:\n" + threadDump());
+            org.slf4j.LoggerFactory.getLogger(ThreadWorker.class).warn("ringloader: {} did not stop within {} ms after it was asked to;"
+                    + " it is left running as a daemon thread:\n{}", describe(), graceMillis, threadDump());
         }
     }
 }

@@ -80,7 +80,7 @@ final class WorkerLoop implements AutoCloseable {
         try {
             c.close();
         } catch (Throwable t) {
-            System.err.println("ringloader worker " + context.workerId() + ": closing shard " + c.context.shardIndex() + "'s source failed: " + t);
+            log().warn("ringloader worker {}: closing shard {}'s source failed", context.workerId(), c.context.shardIndex(), t);
         }
     }
 
@@ -406,8 +406,7 @@ final class WorkerLoop implements AutoCloseable {
         try {
             dataset.close();
         } catch (Throwable t) {
-            System.err.println("ringloader worker " + context.workerId() + ": the dataset's close() failed: " + t);
-            t.printStackTrace();
+            log().warn("ringloader worker {}: the dataset's close() failed", context.workerId(), t);
         }
     }
 
@@ -425,5 +424,14 @@ final class WorkerLoop implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * The worker's logger, made on first use: SLF4J's start (finding the application's backend) is kept
+     * out of a worker's start-up, which is measured in milliseconds. A process worker's log lines reach
+     * the trainer's stderr with its {@code [worker N pid P]} prefix.
+     */
+    private static org.slf4j.Logger log() {
+        return org.slf4j.LoggerFactory.getLogger(WorkerLoop.class);
     }
 }

@@ -51,6 +51,7 @@ public final class WorkerMain {
         if (!TRACE) return;
         // nanoTime is CLOCK_MONOTONIC, the same clock in every process: compare with the parent's at spawn.
         long ms = (System.nanoTime() - Long.getLong("ringloader.spawnNanos", 0)) / 1_000_000;
+        // stderr, not SLF4J: starting a logging backend would change the start-up this traces
         System.err.println("ringloader worker start-up: " + step + " at " + ms + " ms after the spawn");
     }
 
@@ -66,7 +67,7 @@ public final class WorkerMain {
             ParentWatch.dieWithParent(JavaProcess.parentPid());
         } catch (IllegalStateException parentGone) {
             if (name != null) SharedMemory.unlink(name); // nobody else will
-            System.err.println(parentGone.getMessage());
+            System.err.println(parentGone.getMessage()); // the trainer is gone: its own stderr is all that is left
             System.exit(3);
         }
         trace("parent checked");

@@ -32,7 +32,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
  * Text files as token sequences: sample {@code i} is the {@code i}-th non-blank line of the files taken one
- * after another, a line of text ({@link Builder#lines}) or a JSON object ({@link Builder#jsonLines}, its
+ * after another, a line of text ({@link #lines}) or a JSON object ({@link #jsonLines}, its
  * text in one field and, if asked, an integer label in another), tokenized in the worker by DJL's
  * HuggingFace tokenizer from the user's {@code tokenizer.json} into {@code tokens}, an int32 sequence
  * ({@link Columns#sequence}) written in place; {@code label} is int64.
