@@ -15,6 +15,11 @@ import java.util.List;
 final class Batches {
     private Batches() {}
 
+    /** A loader of {@code ds} with {@code workers} workers of {@code mode} (none for inline). */
+    static DataLoader.Builder loader(io.ringloader.data.MapDataset ds, io.ringloader.worker.WorkerMode mode, int workers) {
+        return DataLoader.builder(ds).mode(mode).numWorkers(mode == io.ringloader.worker.WorkerMode.INLINE ? 0 : workers);
+    }
+
     /** A batch's full contents as text (every column, every row): equal text means equal batches. */
     static String content(Batch b) {
         StringBuilder s = new StringBuilder();

@@ -30,16 +30,13 @@ import java.util.List;
 import java.util.Set;
 import java.util.stream.LongStream;
 
+import static io.ringloader.it.loader.Batches.loader;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** What a DataLoader delivers, in every mode. */
 @Isolated(timeout = "90s")
 class DataLoaderTest {
-
-    private static DataLoader.Builder loader(MapDataset ds, WorkerMode mode, int workers) {
-        return DataLoader.builder(ds).mode(mode).numWorkers(mode == WorkerMode.INLINE ? 0 : workers);
-    }
 
     @ParameterizedTest
     @EnumSource(WorkerMode.class)

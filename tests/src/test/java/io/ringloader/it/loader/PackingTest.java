@@ -28,7 +28,7 @@ class PackingTest {
     private static final int ROWS = 4, ROW = 16;
 
     private static DataLoader.Builder packed(int n, WorkerMode mode, int workers) {
-        return DataLoader.builder(new Tokens(n)).mode(mode).numWorkers(mode == WorkerMode.INLINE ? 0 : workers).seed(5)
+        return Batches.loader(new Tokens(n), mode, workers).seed(5)
                 .batchSampler(BatchSampler.packed(ROWS, ROW)).pad("tokens", Padding.pack(ROWS, ROW).value(-1).withMask());
     }
 

@@ -24,16 +24,13 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
+import static io.ringloader.it.loader.Batches.loader;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** Variable-length columns: ragged Arrow lists, padding in the worker, half-precision types, and their errors. */
 @Isolated(timeout = "120s")
 class SequenceTest {
-
-    private static DataLoader.Builder loader(Tokens ds, WorkerMode mode, int workers) {
-        return DataLoader.builder(ds).mode(mode).numWorkers(mode == WorkerMode.INLINE ? 0 : workers);
-    }
 
     @ParameterizedTest
     @EnumSource(WorkerMode.class)
