@@ -190,9 +190,9 @@ final class WorkerLoop implements AutoCloseable {
         if ((request.get(JAVA_INT, RecordHeader.FLAGS) & RecordHeader.FLAG_SKIP_FAILED_SAMPLES) != 0) {
             if (!buildSkipping(map, request, epoch, seq, rows)) return;
         } else {
+            if (!begin(epoch, seq, rows)) return;
             long index = -1;
             try {
-                builder.begin(seq, epoch, rows); // a batch the ring can never hold fails here, as an ERROR like any other
                 for (int r = 0; r < rows; r++) {
                     index = request.get(JAVA_LONG, RecordHeader.LENGTH + 8L * r);
                     builder.beginRow(index);
@@ -224,10 +224,10 @@ final class WorkerLoop implements AutoCloseable {
         long[] indices = request.asSlice(RecordHeader.LENGTH, 8L * rows).toArray(JAVA_LONG);
         BitSet skipped = null;
         while (true) {
+            if (!begin(epoch, seq, rows)) return false;
             long index = -1;
             int row = -1;
             try {
-                builder.begin(seq, epoch, rows);
                 for (int r = 0; r < rows; r++) {
                     if (skipped != null && skipped.get(r)) continue;
                     row = r;
@@ -333,6 +333,22 @@ final class WorkerLoop implements AutoCloseable {
      * Seals and publishes the batch being built; false (after sending ERROR) if sealing it failed: padding
      * a sequence column can need more room than the ring has.
      */
+    /**
+     * Claims room for the batch; a claim that can never succeed (a batch larger than the ring) is an
+     * ERROR of the batch, and the worker serves the next request. Interrupts and a closed ring end the
+     * worker as anywhere else.
+     */
+    private boolean begin(int epoch, long seq, int rows) throws InterruptedException {
+        try {
+            builder.begin(seq, epoch, rows);
+            return true;
+        } catch (IllegalStateException e) {
+            builder.abort();
+            builder.send(RecordHeader.ERROR, epoch, seq, -1, WorkerFailure.of("read", -1, e).toBytes());
+            return false;
+        }
+    }
+
     private boolean commit(int epoch, long seq, long t0) throws InterruptedException {
         try {
             builder.commit(System.nanoTime() - t0);
