@@ -10,7 +10,6 @@ import io.ringloader.data.MapDataset;
 import io.ringloader.data.Padding;
 import io.ringloader.os.JvmFlags;
 import io.ringloader.os.SharedMemory;
-import io.ringloader.ring.RingDescriptor;
 import io.ringloader.ring.RingRecord;
 import io.ringloader.sampler.BatchSampler;
 import io.ringloader.sampler.LengthAwareBatchSampler;
@@ -78,6 +77,11 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(5);
     /** Replacements of lost workers a loader may make when {@link Builder#maxWorkerRestarts} is not set. */
     public static final int DEFAULT_MAX_WORKER_RESTARTS = 3;
+    /**
+     * For {@link Builder#numWorkers} and {@link Builder#prefetchFactor}: let the loader choose, and change
+     * its choice as it measures (see {@link Builder#numWorkers}).
+     */
+    public static final int AUTO = -1;
     /** The shards a streaming dataset is cut into (per rank) unless {@link Builder#shards} says otherwise. */
     public static final int DEFAULT_SHARDS = 8;
     /** The share of an epoch's samples that may be skipped with {@code onSampleError(SKIP)} unless set. */
@@ -101,6 +105,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     /** Every sample's length, for a length-aware batch sampler; null otherwise. */
     private final int[] lengths;
     private final LoaderSettings settings;
+    private final Sizing sizing;
 
     private final BufferAllocator allocator = new RootAllocator();
     private final BatchReader reader;
@@ -120,6 +125,8 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     /** What is built on this loader and must stop before it does (see {@link #onClose}). */
     private final List<Runnable> closeHooks = new CopyOnWriteArrayList<>();
     private final LoaderCounters counters;
+    /** Null unless numWorkers or prefetchFactor is AUTO. */
+    private final Autotuner tuner;
 
     /** With RINGLOADER_TRACE set, the trainer prints its start-up steps too, timed from build(), on stderr. */
     private static final boolean TRACE = System.getenv("RINGLOADER_TRACE") != null;
@@ -194,17 +201,9 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         long estimate = RecordHeader.LENGTH + layout.metaReserve() + layout.fixedBodyBytes(rows)
                 + layout.columns().stream().filter(c -> c.kind() == ColumnLayout.Kind.VARIABLE || c.kind() == ColumnLayout.Kind.SEQUENCE)
                 .mapToLong(c -> (c.padding() != null ? 2 : 1) * (256L * rows + 4096)).sum();
-        int prefetch = mode == WorkerMode.INLINE ? 1 : b.prefetchFactor > 0 ? b.prefetchFactor : defaultPrefetch(estimate);
-        // Room for the batches in flight plus two the trainer may hold; a batch can never be larger than its ring.
-        long batchRingBytes = b.ringBytes > 0 ? b.ringBytes
-                : Math.max(4L << 20, RingDescriptor.capacityFor((prefetch + 2L) * RingDescriptor.frameLength(estimate)));
-        if (RingDescriptor.frameLength(estimate) > RingDescriptor.capacityFor(batchRingBytes)) {
-            throw new IllegalArgumentException("a batch of " + rows + " samples takes about " + estimate
-                    + " bytes, more than ringBytes(" + b.ringBytes + "): raise ringBytes or lower batchSize");
-        }
-        long requestRingBytes = Math.max(64L << 10, (prefetch + 2L) * RingDescriptor.frameLength(RecordHeader.LENGTH + 8L * rows));
-        this.settings = new LoaderSettings(batchSampler, b.batchSize, b.seed, mode, numWorkers, prefetch, b.inOrder, b.persistentWorkers,
-                b.timeout, List.copyOf(b.jvmOptions), batchRingBytes, requestRingBytes, b.rank, b.worldSize,
+        this.sizing = Sizing.of(mode, numWorkers, b.prefetchFactor, b.ringBytes, b.memoryBudget, estimate, rows, Sizing.cores());
+        this.settings = new LoaderSettings(batchSampler, b.batchSize, b.seed, mode, sizing, b.inOrder, b.persistentWorkers,
+                b.timeout, List.copyOf(b.jvmOptions), b.rank, b.worldSize,
                 b.pinWorkers && mode != WorkerMode.INLINE, b.warmWorkers && mode == WorkerMode.PROCESS,
                 b.maxWorkerRestarts, b.onSampleError == SampleErrorPolicy.SKIP, b.maxSkipped, b.maxSkippedFraction, b.shards);
         if (b.resumeFrom != null) {
@@ -213,7 +212,8 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             this.nextEpoch = b.resumeFrom.epoch();
         }
         this.reader = new BatchReader(schema, allocator);
-        this.counters = new LoaderCounters(numWorkers, batchRingBytes);
+        this.counters = new LoaderCounters(sizing.maxWorkers(), sizing.batchRingBytes());
+        this.tuner = settings.autotuned() ? new Autotuner(settings, counters) : null;
         OPEN.add(this);
     }
 
@@ -361,21 +361,18 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         return fresh;
     }
 
-    /** Bytes of batches the default prefetch keeps in flight per worker. */
-    static final long PREFETCH_BYTES = 4L << 20;
-
-    /**
-     * PyTorch's 2 batches ahead, or more for small batches: a round trip between trainer and worker costs
-     * tens of microseconds, longer than a worker takes to build a small batch, so a worker 2 batches ahead
-     * would spend its time waiting for requests. Up to 32 batches, {@link #PREFETCH_BYTES} in all.
-     */
-    static int defaultPrefetch(long batchBytes) {
-        return (int) Math.clamp(PREFETCH_BYTES / Math.max(1, batchBytes), 2, 32);
+    /** Batches requested ahead per worker (now: an autotuned loader's changes as it goes). */
+    public int prefetchFactor() {
+        return prefetch();
     }
 
-    /** Batches requested ahead per worker. */
-    public int prefetchFactor() {
-        return settings.prefetch();
+    int prefetch() {
+        return tuner != null ? tuner.prefetch() : settings.prefetch();
+    }
+
+    /** The autotuner of a loader built with numWorkers(AUTO) or prefetchFactor(AUTO), else null. */
+    Autotuner tuner() {
+        return tuner;
     }
 
     int[] paddedColumns() {
@@ -394,8 +391,10 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         return schema;
     }
 
+    /** Workers (now: an autotuned loader's changes as it goes); 0 when batches are built on the calling thread. */
     public int numWorkers() {
-        return settings.mode() == WorkerMode.INLINE ? 0 : settings.numWorkers();
+        if (settings.mode() == WorkerMode.INLINE) return 0;
+        return tuner != null ? tuner.workers() : settings.numWorkers();
     }
 
     public WorkerMode mode() {
@@ -415,10 +414,26 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         if (current != null && !current.isDone()) current.abandon();
         int epoch = nextEpoch++;
         if (workers == null) workers = startWorkers(List.of());
+        else if (tuner != null && !(dataset instanceof MapDataset)) resize(workers, tuner.workers());
         LoaderState from = resume;
         resume = null;
         current = dataset instanceof MapDataset ? new MapEpoch(this, plan(epoch), from, workers) : new StreamEpoch(this, epoch, workers, from);
         return current;
+    }
+
+    /**
+     * A stream's worker count changes between epochs (its shards stay with their workers for a whole one):
+     * persistent workers are added or retired here, as the autotuner decided in the last epoch.
+     */
+    private static void resize(WorkerSet ws, int wanted) {
+        while (ws.active() + ws.count(WorkerSet.Slot.STARTING) < wanted && ws.add() >= 0) {
+            // started; it takes shards of the epoch that begins now
+        }
+        for (int w = ws.capacity() - 1; w > 0 && ws.active() > wanted; w--) {
+            if (!ws.isActive(w)) continue;
+            ws.retire(w);
+            ws.remove(w); // what it was still asked for belongs to the epoch that was left, and is not waited for
+        }
     }
 
     void checkUsable() {
@@ -429,7 +444,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     /** Starts the workers; process workers whose JVMs were {@code launched} already just get their segments. */
     private WorkerSet startWorkers(List<ProcessWorker.Launch> launched) {
         if (settings.mode() == WorkerMode.PROCESS && tmpDir == null) tmpDir = WorkerTmpDir.create();
-        return WorkerSet.start(settings, recipe, columns, tmpDir, launched);
+        return WorkerSet.start(settings, recipe, columns, tmpDir, launched, tuner != null ? tuner.workers() : settings.numWorkers());
     }
 
     synchronized void stopWorkers() {
@@ -538,7 +553,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         synchronized (this) {
             ws = workers;
         }
-        return counters.snapshot(ws == null ? null : ws.list());
+        return counters.snapshot(ws == null ? null : ws::get, tuner == null ? List.of() : tuner.decisions());
     }
 
     LoaderSettings settings() {
@@ -560,7 +575,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
 
     /** The loader's first batch was delivered: now boot spares for the next loader, not while ours boot. */
     void firstBatchDelivered() {
-        if (settings.warmWorkers()) WorkerPool.keep(settings.jvmOptions(), settings.numWorkers());
+        if (settings.warmWorkers()) WorkerPool.keep(settings.jvmOptions(), numWorkers());
     }
 
     /** A delivered batch was closed; runs on whatever thread closes it. */
@@ -587,7 +602,8 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         private int rank = 0, worldSize = 1;
         private int numWorkers = 0;
         private WorkerMode mode = WorkerMode.PROCESS;
-        private int prefetchFactor; // 0: DataLoader.defaultPrefetch
+        private int prefetchFactor; // 0: Sizing.defaultPrefetch
+        private long memoryBudget; // 0: Sizing.defaultBudget, for an autotuned loader
         private boolean inOrder = true;
         private boolean persistentWorkers;
         private Duration timeout = DEFAULT_TIMEOUT;
@@ -667,9 +683,21 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             return this;
         }
 
-        /** Worker count; 0 (the default) builds batches on the calling thread. */
+        /**
+         * Worker count; 0 (the default) builds batches on the calling thread. {@link DataLoader#AUTO} lets the
+         * loader choose: it starts with one worker, measures what it measures anyway (how long the trainer
+         * waits for data, how busy each worker is, the CPU the trainer's process uses), and adds a worker while
+         * the trainer waits and a core is free, or retires one while the workers sit idle, up to a worker per
+         * CPU and within {@link #memoryBudget}. It decides again on a schedule that backs off while nothing
+         * changes. Workers come and go mid-epoch without losing or repeating a batch, and the batches are the
+         * same as with any fixed count: which worker builds a batch changes nothing in it. Each decision is
+         * logged (one line) and kept in {@link LoaderStats#tuning()}. A streaming dataset's shards stay with
+         * their workers for a whole epoch, so its worker count changes between epochs only.
+         */
         public Builder numWorkers(int numWorkers) {
-            if (numWorkers < 0) throw new IllegalArgumentException("numWorkers cannot be negative, got " + numWorkers);
+            if (numWorkers < 0 && numWorkers != AUTO) {
+                throw new IllegalArgumentException("numWorkers cannot be negative, got " + numWorkers + " (DataLoader.AUTO lets the loader choose)");
+            }
             this.numWorkers = numWorkers;
             return this;
         }
@@ -683,10 +711,29 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             return this;
         }
 
-        /** Batches requested ahead per worker (default: 2, or up to 32 for batches under 2 MiB; see the README). */
+        /**
+         * Batches requested ahead per worker (default: 2, or up to 32 for batches under 2 MiB; see the README).
+         * {@link DataLoader#AUTO} starts at 2 and doubles while the trainer waits for data and a worker sits
+         * idle, up to 32 and as far as {@link #memoryBudget} has room for.
+         */
         public Builder prefetchFactor(int prefetchFactor) {
-            if (prefetchFactor < 1) throw new IllegalArgumentException("prefetchFactor must be at least 1, got " + prefetchFactor);
+            if (prefetchFactor < 1 && prefetchFactor != AUTO) {
+                throw new IllegalArgumentException("prefetchFactor must be at least 1, got " + prefetchFactor + " (DataLoader.AUTO lets the loader choose)");
+            }
             this.prefetchFactor = prefetchFactor;
+            return this;
+        }
+
+        /**
+         * The most shared memory the workers' batch rings may take together, in bytes: the batches built
+         * ahead and those the trainer holds live there. An autotuned loader ({@link DataLoader#AUTO}) sizes its
+         * rings and its worker count within it; the default is a quarter of the machine's memory, and at most
+         * half of what {@code /dev/shm} has free. A fixed loader given one is refused at {@code build()} if its
+         * rings would not fit. Too small for two batches is an error naming both sizes.
+         */
+        public Builder memoryBudget(long bytes) {
+            if (bytes < 1) throw new IllegalArgumentException("memoryBudget must be positive, got " + bytes);
+            this.memoryBudget = bytes;
             return this;
         }
 
@@ -828,9 +875,9 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             DataLoader loader = null;
             long t0 = System.nanoTime();
             try {
-                if (numWorkers > 0 && mode == WorkerMode.PROCESS) {
+                if (numWorkers != 0 && mode == WorkerMode.PROCESS) {
                     tmp = WorkerTmpDir.create();
-                    for (int w = 0; w < numWorkers; w++) early.add(ProcessWorker.launch(w, List.copyOf(jvmOptions), tmp));
+                    for (int w = 0; w < (numWorkers == AUTO ? 1 : numWorkers); w++) early.add(ProcessWorker.launch(w, List.copyOf(jvmOptions), tmp));
                     trace(t0, "worker JVMs launched (or spares taken)");
                 }
                 loader = new DataLoader(this);

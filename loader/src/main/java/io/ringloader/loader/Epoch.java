@@ -36,6 +36,50 @@ abstract sealed class Epoch implements Iterator<Batch> permits MapEpoch, StreamE
         this.ws = ws;
     }
 
+    /**
+     * Between deliveries: workers an autotuned loader started take requests once they said READY, retired
+     * ones leave once all they built was delivered, and the autotuner decides when its interval is over.
+     * {@code workersNow}: whether it may add and retire workers now (a stream's shards stay put for the epoch).
+     */
+    void tune(boolean workersNow) {
+        Autotuner tuner = loader.tuner();
+        if (tuner == null) return;
+        boolean changed = false;
+        for (int w = 0; w < ws.capacity(); w++) {
+            switch (ws.state(w)) {
+                case STARTING -> {
+                    if (started(w)) {
+                        ws.activate(w);
+                        changed = true;
+                    }
+                }
+                case RETIRING -> {
+                    if (inFlight.pending(w).isEmpty()) {
+                        ws.remove(w);
+                        changed = true;
+                    }
+                }
+                default -> {}
+            }
+        }
+        if (changed) tuner.restart(ws);
+        tuner.step(epoch, ws, workersNow);
+    }
+
+    /** Whether the worker an autotuner started in slot {@code w} said READY (its ring is read for it if it has no requests). */
+    private boolean started(int w) {
+        Worker worker = ws.get(w);
+        if (!worker.isReady() && inFlight.pending(w).isEmpty()) {
+            try {
+                RingRecord r = poll(worker, 0, () -> "its start (the autotuner added it)");
+                if (r != null) worker.release(r, false); // not asked for anything: nothing of this epoch can come
+            } catch (WorkerLost l) {
+                throw fail(l.error); // as a worker that dies at build() does
+            }
+        }
+        return worker.isReady();
+    }
+
     boolean isDone() {
         return done;
     }

@@ -57,10 +57,10 @@ final class InFlight {
         this.request = request;
         this.endsAreAnswers = endsAreAnswers;
         @SuppressWarnings("unchecked")
-        ArrayDeque<Long>[] p = new ArrayDeque[ws.size()];
+        ArrayDeque<Long>[] p = new ArrayDeque[ws.capacity()];
         for (int w = 0; w < p.length; w++) p[w] = new ArrayDeque<>();
         this.pending = p;
-        this.lost = new DataLoaderException[ws.size()];
+        this.lost = new DataLoaderException[ws.capacity()];
     }
 
     /** Asks slot {@code w} for {@code address}; false if the slot has no worker any more. */

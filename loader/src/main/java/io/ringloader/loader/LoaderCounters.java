@@ -19,11 +19,11 @@ final class LoaderCounters {
     private final AtomicLongArray workerPids;
     private final long batchRingBytes;
 
-    LoaderCounters(int numWorkers, long batchRingBytes) {
-        this.workerBatches = new AtomicLongArray(numWorkers);
-        this.workerBusy = new AtomicLongArray(numWorkers);
-        this.workerPids = new AtomicLongArray(numWorkers);
-        for (int w = 0; w < numWorkers; w++) workerPids.set(w, -1);
+    LoaderCounters(int slots, long batchRingBytes) {
+        this.workerBatches = new AtomicLongArray(slots);
+        this.workerBusy = new AtomicLongArray(slots);
+        this.workerPids = new AtomicLongArray(slots);
+        for (int w = 0; w < slots; w++) workerPids.set(w, -1);
         this.batchRingBytes = batchRingBytes;
     }
 
@@ -33,6 +33,21 @@ final class LoaderCounters {
         workerBatches.incrementAndGet(id);
         workerBusy.addAndGet(id, busyNanos);
         return batches.incrementAndGet();
+    }
+
+    /** Batches delivered so far. */
+    long batches() {
+        return batches.get();
+    }
+
+    /** Time spent waiting inside the loader so far. */
+    long waitNanos() {
+        return waitNanos.get();
+    }
+
+    /** Time slot {@code w}'s workers spent building the batches delivered so far. */
+    long busyNanos(int w) {
+        return workerBusy.get(w);
     }
 
     void samples(int rows) {
@@ -68,17 +83,18 @@ final class LoaderCounters {
         waitNanos.addAndGet(now - startedNanos);
     }
 
-    /** The figures now; {@code workers} are the current workers, or null when none run. */
-    LoaderStats snapshot(List<Worker> workers) {
+    /** The figures now; {@code workers} gives the current worker of each slot (or null), and is null when none run. */
+    LoaderStats snapshot(java.util.function.IntFunction<Worker> workers, List<TuningDecision> tuning) {
         List<LoaderStats.WorkerStats> per = new ArrayList<>();
         for (int w = 0; w < workerBatches.length(); w++) {
-            Worker worker = workers == null ? null : workers.get(w);
+            Worker worker = workers == null ? null : workers.apply(w);
+            if (worker == null && workerPids.get(w) < 0 && w > 0) continue; // a slot no worker ever had (an autotuned loader's)
             per.add(new LoaderStats.WorkerStats(w, worker == null ? workerPids.get(w) : worker.pid(), workerBatches.get(w),
                     Duration.ofNanos(workerBusy.get(w)), worker == null ? 0 : worker.batches().occupancy(),
                     worker == null ? batchRingBytes : worker.batches().capacity(), worker == null ? -1 : worker.privateMemoryBytes()));
         }
         return new LoaderStats(batches.get(), samples.get(), Duration.ofNanos(waitNanos.get()),
                 Duration.ofNanos(lastNext - firstNext), restarts.get(), skipped.get(),
-                new LoaderStats.Padding(paddedValues.get(), paddingValues.get(), truncated.get()), List.copyOf(per));
+                new LoaderStats.Padding(paddedValues.get(), paddingValues.get(), truncated.get()), List.copyOf(per), tuning);
     }
 }

@@ -14,14 +14,11 @@ import java.util.List;
  * @param batchSize        samples per batch
  * @param seed             the seed of the order and of every sample's random stream
  * @param mode             process, thread or inline
- * @param numWorkers       workers (1 for inline)
- * @param prefetch         batches requested ahead per worker
+ * @param sizing           how many workers, how many batches ahead, and the rings' bytes
  * @param inOrder          deliver in sampler order, or as batches arrive
  * @param persistent       keep workers across epochs
  * @param timeout          how long a worker may take to deliver a batch
  * @param jvmOptions       extra options for process workers' JVMs
- * @param batchRingBytes   bytes of each worker's batch ring
- * @param requestRingBytes bytes of each worker's request ring
  * @param rank             this trainer's rank
  * @param worldSize        the number of trainers
  * @param pinWorkers       pin worker i to the i-th allowed CPU
@@ -32,10 +29,36 @@ import java.util.List;
  * @param maxSkippedFraction with SKIP, the largest share of an epoch's samples it may skip (when the count is -1)
  * @param shards           the shards a streaming dataset is cut into, on each rank
  */
-record LoaderSettings(BatchSampler batchSampler, int batchSize, long seed, WorkerMode mode, int numWorkers, int prefetch,
-                      boolean inOrder, boolean persistent, Duration timeout, List<String> jvmOptions, long batchRingBytes,
-                      long requestRingBytes, int rank, int worldSize, boolean pinWorkers, boolean warmWorkers,
+record LoaderSettings(BatchSampler batchSampler, int batchSize, long seed, WorkerMode mode, Sizing sizing,
+                      boolean inOrder, boolean persistent, Duration timeout, List<String> jvmOptions, int rank, int worldSize, boolean pinWorkers, boolean warmWorkers,
                       int maxWorkerRestarts, boolean skipFailedSamples, long maxSkippedCount, double maxSkippedFraction, int shards) {
+
+    /** Workers at the start (1 for inline; the autotuner's first count with numWorkers(AUTO)). */
+    int numWorkers() {
+        return sizing.startWorkers();
+    }
+
+    /** The most workers the loader may run at once: its worker set's slots. */
+    int maxWorkers() {
+        return sizing.maxWorkers();
+    }
+
+    /** Batches requested ahead per worker at the start. */
+    int prefetch() {
+        return sizing.prefetch();
+    }
+
+    long batchRingBytes() {
+        return sizing.batchRingBytes();
+    }
+
+    long requestRingBytes() {
+        return sizing.requestRingBytes();
+    }
+
+    boolean autotuned() {
+        return sizing.autoWorkers() || sizing.autoPrefetch();
+    }
 
     /** The most samples an epoch of {@code samples} may skip. */
     long maxSkipped(long samples) {

@@ -15,10 +15,12 @@ import java.util.List;
  * @param workerRestarts lost workers (died, or hung and killed) replaced by fresh ones
  * @param samplesSkipped samples left out of their batches because their read threw ({@code onSampleError(SKIP)})
  * @param padding  what the padded sequence columns delivered ({@code DataLoader.Builder.pad})
- * @param workers  per worker
+ * @param workers  per worker (per slot, for an autotuned loader: those that ever had a worker)
+ * @param tuning   an autotuned loader's decisions, oldest first: every one that changed something, and the
+ *                 most recent of those that did not (empty for a loader of fixed numWorkers and prefetchFactor)
  */
 public record LoaderStats(long batches, long samples, Duration waiting, Duration elapsed, long workerRestarts, long samplesSkipped,
-                          Padding padding, List<WorkerStats> workers) {
+                          Padding padding, List<WorkerStats> workers, List<TuningDecision> tuning) {
 
     /**
      * @param values    steps delivered in padded sequence columns, padding included (tokens, for token ids)

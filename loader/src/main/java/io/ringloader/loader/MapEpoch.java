@@ -19,9 +19,11 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 /**
  * An epoch of a map-style dataset. Batch k's address is (epoch, k): its samples come from the batch
  * sampler alone, so every worker is just a slot that takes addresses and gives batches back, and
- * {@link InFlight} is the one place that knows which slot has which. Batch k goes to slot k % numWorkers
- * ({@code inOrder}) or to the least busy slot, prefetchFactor ahead per slot; this class keeps what the
- * caller has taken (for the state) and what the workers skipped.
+ * {@link InFlight} is the one place that knows which slot has which. Batch k goes to the active slot
+ * with the fewest batches in flight, prefetchFactor ahead per slot, and the slot is kept ({@code slotOf}):
+ * in order, the caller waits on the slot of the batch due. Which slot builds a batch changes nothing in
+ * it, so workers may come and go ({@link WorkerSet}'s slot states) while an epoch runs. This class keeps
+ * what the caller has taken (for the state) and what the workers skipped.
  *
  * <p>A worker that dies or hangs is replaced in its slot (up to {@code maxWorkerRestarts} per loader, as
  * {@link InFlight} says), and the caller sees the same batches as in a run without the failure. A slot
@@ -31,7 +33,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 final class MapEpoch extends Epoch {
     private final DataLoader.Plan plan;
     private final List<long[]> batches;
-    private final int window;
+    /** Per batch, the slot it was asked of (-1: not asked yet). */
+    private final int[] slotOf;
     private final int requestFlags;
     /** Batches delivered, including those delivered before a resume. */
     private final BitSet delivered;
@@ -59,7 +62,8 @@ final class MapEpoch extends Epoch {
         super(loader, plan.epoch(), ws);
         this.plan = plan;
         this.batches = plan.batches();
-        this.window = ws.size() * settings.prefetch();
+        this.slotOf = new int[batches.size()];
+        java.util.Arrays.fill(slotOf, -1);
         this.requestFlags = settings.skipFailedSamples() ? RecordHeader.FLAG_SKIP_FAILED_SAMPLES : 0;
         this.base = new BitSet(batches.size());
         if (resume != null) {
@@ -74,6 +78,7 @@ final class MapEpoch extends Epoch {
         this.samplesInEpoch = batches.stream().mapToLong(b -> b.length).sum();
         this.inFlight = new InFlight(this, ws, k -> what((int) k), false,
                 (worker, k) -> worker.requestBatch(epoch, k, batches.get((int) k), requestFlags));
+        if (loader.tuner() != null) loader.tuner().newEpoch();
         refill();
         if (remaining == 0) finish();
     }
@@ -112,6 +117,7 @@ final class MapEpoch extends Epoch {
             finish();
         } else {
             try {
+                tune(true);
                 refill();
             } catch (DataLoaderException e) {
                 deferred = e; // the caller gets the batch that arrived, then the error
@@ -126,31 +132,47 @@ final class MapEpoch extends Epoch {
      * batch (each wake-up costs the 2-core machine more than building a small batch).
      */
     private void refill() {
+        int window = window();
         if (outstanding > window / 2) return;
         while (cursor < batches.size() && outstanding < window) {
             if (delivered.get(cursor)) {
                 cursor++;
                 continue;
             }
-            int w = settings.inOrder() ? cursor % ws.size() : leastBusy();
+            int w = leastBusy();
             if (w < 0 || !send(cursor, w)) return;
             cursor++;
         }
     }
 
+    /** The batches to keep in flight: prefetchFactor per active worker. */
+    private int window() {
+        return Math.max(1, ws.active()) * loader.prefetch();
+    }
+
     /** Asks slot {@code w} for batch {@code k}; false if the slot has no worker any more. */
     private boolean send(int k, int w) {
         if (!inFlight.send(k, w)) return false;
+        slotOf[k] = w;
         outstanding++;
         return true;
     }
 
+    /** The active slot with the fewest batches in flight (the lowest of equals), or -1 if none has a worker. */
     private int leastBusy() {
         int best = -1;
-        for (int w = 0; w < ws.size(); w++) {
-            if (inFlight.lost(w) == null && (best < 0 || inFlight.pending(w).size() < inFlight.pending(best).size())) best = w;
+        for (int w = 0; w < ws.capacity(); w++) {
+            if (!ws.isActive(w) || inFlight.lost(w) != null) continue;
+            if (best < 0 || inFlight.pending(w).size() < inFlight.pending(best).size()) best = w;
         }
         return best;
+    }
+
+    /** The error of the first slot that lost its worker (when no active slot is left to ask). */
+    private DataLoaderException firstLost() {
+        int w = inFlight.anyLost();
+        if (w < 0) throw new IllegalStateException("no active worker is left to ask for batches of epoch " + epoch);
+        return inFlight.lost(w);
     }
 
     private String what(int k) {
@@ -161,12 +183,13 @@ final class MapEpoch extends Epoch {
         int k = due;
         InFlight.Salvaged s = inFlight.takeSalvaged(k);
         if (s != null) return toHeldBatch(s.worker(), s.record(), k, indicesOf(k));
-        int w = k % ws.size();
-        if (inFlight.lost(w) != null) throw fail(inFlight.lost(w));
         if (k >= cursor) { // its request could not be sent before (a worker was lost): send it now
-            if (!send(k, w)) throw fail(inFlight.lost(w));
+            int to = leastBusy();
+            if (to < 0 || !send(k, to)) throw fail(firstLost());
             cursor = k + 1;
         }
+        int w = slotOf[k];
+        if (inFlight.lost(w) != null) throw fail(inFlight.lost(w));
         Worker worker = ws.get(w);
         RingRecord r = await(worker, () -> what(k), waitFrom);
         long seq = r.payload().get(JAVA_LONG, RecordHeader.SEQ);
@@ -184,7 +207,7 @@ final class MapEpoch extends Epoch {
             int k = Math.toIntExact(e.getKey());
             return toHeldBatch(e.getValue().worker(), e.getValue().record(), k, indicesOf(k));
         }
-        int n = ws.size();
+        int n = ws.capacity();
         int gone = inFlight.lostWithPending();
         if (gone >= 0) throw fail(inFlight.lost(gone));
         if (outstanding == 0) refill(); // every slot was lost and refilled: ask again

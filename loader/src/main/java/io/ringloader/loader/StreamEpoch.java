@@ -15,7 +15,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 /**
  * An epoch of a streaming dataset. Its shards are the dataset's, a fixed number of them ({@code shards}),
  * not the workers': batch k of shard s has the address (epoch, s, k) and is the same whoever builds it.
- * Shard s goes to slot s % numWorkers, and batches are delivered round by round, shard by shard: batch 0
+ * Shard s goes to the active slots in turn (the i-th of them takes shards i, i + n, ...), and batches are delivered round by round, shard by shard: batch 0
  * of shards 0, 1, 2, ..., then batch 1 of each, skipping a shard once it has ended. So the batches and
  * their order are the same for any number of workers and any mode, a stream's state is a position per
  * shard, and a lost worker's shards carry on from there in its successor.
@@ -39,7 +39,10 @@ final class StreamEpoch extends Epoch {
     /** The shard of each batch this run delivered, in order. */
     private final List<Integer> deliveryOrder = new ArrayList<>();
     private final long[] base;
-    private final int window;
+    /** Slots dealt shards this epoch. */
+    private final int dealt;
+    /** Per shard, the slot that reads it this epoch: a worker's place in a shard is its own, so shards stay put. */
+    private final int[] slotOf;
     private Batch next;
     /** The samples skipped (onSampleError SKIP), by address and position: a successor may report one again. */
     private final java.util.Set<String> skippedSamples = new java.util.HashSet<>();
@@ -62,7 +65,13 @@ final class StreamEpoch extends Epoch {
         }
         this.base = delivered.clone();
         this.startRound = delivered.clone();
-        this.window = ws.size() * settings.prefetch();
+        // Workers an autotuner started for this epoch take shards too: they boot as the first epoch's did.
+        int[] taking = java.util.stream.IntStream.range(0, ws.capacity())
+                .filter(w -> ws.isActive(w) || ws.state(w) == WorkerSet.Slot.STARTING).toArray();
+        this.slotOf = new int[shards];
+        for (int s = 0; s < shards; s++) slotOf[s] = taking[s % taking.length];
+        this.dealt = Math.min(taking.length, shards);
+        if (loader.tuner() != null) loader.tuner().newEpoch();
         int flags = settings.skipFailedSamples() ? RecordHeader.FLAG_SKIP_FAILED_SAMPLES : 0;
         this.inFlight = new InFlight(this, ws, this::what, true, (worker, seq) -> worker.requestStream(epoch, seq, settings.batchSize(), flags));
         // The first address to ask for: the lowest (round, shard) not delivered of a shard not ended.
@@ -84,6 +93,7 @@ final class StreamEpoch extends Epoch {
 
     /** Asks for the next addresses in delivery order, up to the window; shards known to have ended are passed over. */
     private void refill() {
+        int window = dealt * loader.prefetch();
         if (due.size() > window / 2) return;
         while (due.size() < window && !allEnded()) {
             int s = shard;
@@ -94,7 +104,7 @@ final class StreamEpoch extends Epoch {
             }
             if (ended[s] || k < startRound[s]) continue;
             long seq = RecordHeader.streamSeq(s, k);
-            if (!inFlight.send(seq, s % ws.size())) return;
+            if (!inFlight.send(seq, slotOf[s])) return;
             due.add(seq);
         }
     }
@@ -106,6 +116,13 @@ final class StreamEpoch extends Epoch {
         long t0 = System.nanoTime();
         next = advance();
         timed(t0);
+        if (next != null) {
+            try {
+                tune(false); // after timed(): the wait it measures is the trainer's, this call's included
+            } catch (DataLoaderException e) {
+                // the batch in hand is delivered; the error comes with the next call (the loader has failed)
+            }
+        }
         return next != null;
     }
 
@@ -124,7 +141,7 @@ final class StreamEpoch extends Epoch {
         long waitFrom = System.nanoTime();
         while (!due.isEmpty()) {
             long seq = due.peek();
-            int s = RecordHeader.streamShard(seq), w = s % ws.size();
+            int s = RecordHeader.streamShard(seq), w = slotOf[s];
             Worker worker;
             RingRecord r;
             InFlight.Salvaged kept = inFlight.takeSalvaged(seq);

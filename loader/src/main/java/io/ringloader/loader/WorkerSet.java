@@ -5,7 +5,6 @@ import io.ringloader.os.Posix;
 import io.ringloader.worker.ProcessWorker;
 import io.ringloader.worker.Recipe;
 import io.ringloader.worker.Worker;
-import io.ringloader.worker.WorkerMode;
 import io.ringloader.worker.WorkerSpec;
 
 import java.nio.file.Path;
@@ -14,20 +13,36 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
- * The workers of a loader while they run: one per slot, 0 to {@code numWorkers - 1}. It starts them
- * (process workers whose JVMs were launched early just get their segments) and stops them.
+ * The workers of a loader while they run, one per slot. A loader of a fixed {@code numWorkers} fills
+ * slots 0 to {@code numWorkers - 1} and keeps them full (a lost worker is replaced in its slot); an
+ * autotuned one has a slot per worker it may ever run ({@link LoaderSettings#maxWorkers}) and adds and
+ * retires workers as it goes:
+ *
+ * <pre>
+ *   EMPTY --add()--> STARTING --(READY seen)--> ACTIVE --retire()--> RETIRING --remove()--> EMPTY
+ * </pre>
+ *
+ * Only ACTIVE slots are given new requests. A STARTING worker boots and opens its dataset first (asking
+ * it for a batch would make the trainer wait for a JVM's start-up); a RETIRING one finishes what it was
+ * asked for, and is stopped once all of it was delivered. A slot's worker has the slot's number as its
+ * id. The slots change on the epoch's thread only; {@code stats()} reads the workers from any thread.
  */
 final class WorkerSet {
     /** How long a stopping worker gets to close its dataset before it is killed. */
     static final long STOP_GRACE_MILLIS = 2000;
+
+    enum Slot { EMPTY, STARTING, ACTIVE, RETIRING }
 
     private final LoaderSettings settings;
     private final Recipe recipe;
     private final List<ColumnLayout> columns;
     private final Path tmpDir;
     private final int[] cpus;
-    /** Read by stats() on any thread while the epoch's thread replaces a worker. */
+    /** Read by stats() on any thread while the epoch's thread replaces, adds or removes a worker. */
     private final AtomicReferenceArray<Worker> slots;
+    private final Slot[] state;
+    /** Threads stopping retired workers (each gets its grace period without holding up the trainer). */
+    private final List<Thread> stoppers = new ArrayList<>();
 
     private WorkerSet(LoaderSettings settings, Recipe recipe, List<ColumnLayout> columns, Path tmpDir, int[] cpus, List<Worker> started) {
         this.settings = settings;
@@ -35,23 +50,33 @@ final class WorkerSet {
         this.columns = columns;
         this.tmpDir = tmpDir;
         this.cpus = cpus;
-        this.slots = new AtomicReferenceArray<>(started.toArray(Worker[]::new));
+        this.slots = new AtomicReferenceArray<>(settings.maxWorkers());
+        this.state = new Slot[settings.maxWorkers()];
+        java.util.Arrays.fill(state, Slot.EMPTY);
+        for (Worker w : started) {
+            slots.set(w.id(), w);
+            state[w.id()] = Slot.ACTIVE;
+        }
     }
 
     private static WorkerSpec spec(LoaderSettings s, Recipe recipe, List<ColumnLayout> columns, Path tmpDir, int[] cpus, int w) {
         int cpu = s.pinWorkers() ? cpus[w % cpus.length] : -1;
         // A stream's shards are the dataset's, not the workers': a worker is told the first of this rank's
         // (shard s of a request is shardIndex + s of shardCount), and takes whichever it is asked for.
-        return new WorkerSpec(w, s.numWorkers(), s.seed(), s.rank() * s.shards(), s.worldSize() * s.shards(),
+        return new WorkerSpec(w, s.maxWorkers(), s.seed(), s.rank() * s.shards(), s.worldSize() * s.shards(),
                 recipe, columns, s.requestRingBytes(), s.batchRingBytes(), s.jvmOptions(), cpu, tmpDir, s.timeout().toMillis());
     }
 
-    /** Starts the workers; the first {@code launched.size()} are process workers whose JVMs already boot. */
-    static WorkerSet start(LoaderSettings s, Recipe recipe, List<ColumnLayout> columns, Path tmpDir, List<ProcessWorker.Launch> launched) {
+    /**
+     * Starts {@code count} workers in slots 0 to {@code count - 1}; the first {@code launched.size()} are
+     * process workers whose JVMs already boot.
+     */
+    static WorkerSet start(LoaderSettings s, Recipe recipe, List<ColumnLayout> columns, Path tmpDir, List<ProcessWorker.Launch> launched,
+                           int count) {
         List<Worker> started = new ArrayList<>();
         int[] cpus = s.pinWorkers() ? Posix.allowedCpus() : new int[0];
         try {
-            for (int w = 0; w < s.numWorkers(); w++) {
+            for (int w = 0; w < count; w++) {
                 WorkerSpec spec = spec(s, recipe, columns, tmpDir, cpus, w);
                 started.add(w < launched.size() ? ProcessWorker.start(spec, launched.get(w)) : Worker.start(s.mode(), spec));
             }
@@ -62,23 +87,46 @@ final class WorkerSet {
         return new WorkerSet(s, recipe, columns, tmpDir, cpus, started);
     }
 
+    /** The worker in {@code slot}, or null if it is empty. */
     Worker get(int slot) {
         return slots.get(slot);
     }
 
-    int size() {
+    /** Slots, filled or not: the most workers this set may run at once. */
+    int capacity() {
         return slots.length();
     }
 
+    Slot state(int slot) {
+        return state[slot];
+    }
+
+    boolean isActive(int slot) {
+        return state[slot] == Slot.ACTIVE;
+    }
+
+    /** Workers that take new requests. */
+    int active() {
+        return count(Slot.ACTIVE);
+    }
+
+    int count(Slot s) {
+        int n = 0;
+        for (Slot x : state) if (x == s) n++;
+        return n;
+    }
+
+    /** The workers there are, in slot order. */
     List<Worker> list() {
         List<Worker> out = new ArrayList<>(slots.length());
-        for (int w = 0; w < slots.length(); w++) out.add(slots.get(w));
+        for (int w = 0; w < slots.length(); w++) if (slots.get(w) != null) out.add(slots.get(w));
         return out;
     }
 
     /**
      * Puts a fresh worker in {@code slot}, in place of one that died or hung: the old one is stopped
      * (its memory stays mapped while the trainer holds its batches), the new one starts as the first did.
+     * The slot keeps its state: a retiring slot's successor finishes its batches and is retired in turn.
      */
     Worker replace(int slot) {
         Worker old = slots.get(slot);
@@ -86,6 +134,44 @@ final class WorkerSet {
         Worker fresh = Worker.start(settings.mode(), spec(settings, recipe, columns, tmpDir, cpus, slot));
         slots.set(slot, fresh);
         return fresh;
+    }
+
+    /** Starts a worker in the lowest empty slot (STARTING until its READY is seen); its slot, or -1 if none is empty. */
+    int add() {
+        for (int w = 0; w < state.length; w++) {
+            if (state[w] != Slot.EMPTY) continue;
+            slots.set(w, Worker.start(settings.mode(), spec(settings, recipe, columns, tmpDir, cpus, w)));
+            state[w] = Slot.STARTING;
+            return w;
+        }
+        return -1;
+    }
+
+    /** A STARTING slot whose worker said READY takes requests from now on. */
+    void activate(int slot) {
+        if (state[slot] == Slot.STARTING) state[slot] = Slot.ACTIVE;
+    }
+
+    /** No more requests for {@code slot}'s worker: it finishes those it has, then {@link #remove} stops it. */
+    void retire(int slot) {
+        if (state[slot] == Slot.ACTIVE) state[slot] = Slot.RETIRING;
+    }
+
+    /**
+     * Empties a retiring slot whose batches were all delivered. Its worker is stopped on a thread of its
+     * own: it gets the grace period to close its dataset while the trainer goes on (and its memory stays
+     * mapped while the trainer holds its batches); {@link #stop()} waits for that thread.
+     */
+    void remove(int slot) {
+        Worker w = slots.get(slot);
+        slots.set(slot, null);
+        state[slot] = Slot.EMPTY;
+        if (w == null) return;
+        w.signalStop();
+        synchronized (stoppers) {
+            stoppers.removeIf(t -> !t.isAlive());
+            stoppers.add(Thread.ofPlatform().name("ringloader-stop-" + w.id()).daemon().start(() -> w.stop(STOP_GRACE_MILLIS)));
+        }
     }
 
     /** Step 1 of {@link #stop()} alone: every ring closed, so that every worker stops starting batches now. */
@@ -96,6 +182,12 @@ final class WorkerSet {
     /** Stops every worker: all rings first, then each gets the grace period at the same time as the others. */
     void stop() {
         stop(list());
+        List<Thread> retired;
+        synchronized (stoppers) {
+            retired = List.copyOf(stoppers);
+            stoppers.clear();
+        }
+        retired.forEach(WorkerSet::joinUninterruptibly);
     }
 
     private static void stop(List<Worker> ws) {

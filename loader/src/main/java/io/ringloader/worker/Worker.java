@@ -29,6 +29,7 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
     protected final SpscRing batches;
     private final AtomicInteger held = new AtomicInteger();
     private volatile boolean stopped;
+    private boolean stopping;
     private boolean freed;
     private volatile boolean ready;
 
@@ -243,11 +244,15 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
      * while the trainer holds batches of this worker.
      */
     public void stop(long graceMillis) {
-        if (stopped) return;
-        stopped = true;
+        synchronized (this) {
+            if (stopping) return;
+            stopping = true;
+        }
         signalStop();
         awaitStop(graceMillis);
         SharedMemory.unlink(shm.name()); // in case the worker never got as far as unlinking it
+        // Only now may the last release() unmap the segment: the rings above were still being closed in it.
+        stopped = true;
         if (held.get() == 0) free();
     }
 

@@ -20,7 +20,8 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * {@code ringloader bench --workload tiny|wide|cpu|cpu-long|wide-long|seq|startup|train|resume [--workers N] [--mode process|thread|inline]}:
+ * {@code ringloader bench --workload tiny|wide|cpu|cpu-long|wide-long|seq|startup|train|resume [--workers N|auto] [--mode process|thread|inline]}
+ * {@code [--consumer-ms X]}:
  * the workloads of docs/benchmarks.md, one JSON line per figure.
  */
 public final class LoaderBench {
@@ -29,6 +30,7 @@ public final class LoaderBench {
     public static void run(String[] args) throws Exception {
         String workload = null;
         int workers = 2;
+        boolean autoWorkers = false;
         WorkerMode mode = WorkerMode.PROCESS;
         int prefetch = 0;
         boolean pin = false;
@@ -38,7 +40,11 @@ public final class LoaderBench {
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--workload" -> workload = args[++i];
-                case "--workers" -> workers = Integer.parseInt(args[++i]);
+                case "--workers" -> {
+                    autoWorkers = args[++i].equals("auto");
+                    if (!autoWorkers) workers = Integer.parseInt(args[i]);
+                }
+                case "--consumer-ms" -> CONSUMER_NANOS = (long) (Double.parseDouble(args[++i]) * 1e6);
                 case "--mode" -> mode = WorkerMode.valueOf(args[++i].toUpperCase(Locale.ROOT));
                 case "--prefetch" -> prefetch = Integer.parseInt(args[++i]);
                 case "--pin" -> pin = true;
@@ -48,7 +54,7 @@ public final class LoaderBench {
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--djl-prefetch" -> djlPrefetch = Integer.parseInt(args[++i]);
                 default -> throw new IllegalArgumentException("bench: unknown option " + args[i]
-                        + " (known: --workload tiny|wide|cpu|cpu-long|wide-long|seq|startup|train|resume, --workers N, --mode process|thread|inline, --prefetch K, --pin, --worker-jvm OPTIONS, --peer djl|none, --threads N, --timed-epoch K, --djl-prefetch K)");
+                        + " (known: --workload tiny|wide|cpu|cpu-long|wide-long|seq|startup|train|resume, --workers N|auto, --consumer-ms X, --mode process|thread|inline, --prefetch K, --pin, --worker-jvm OPTIONS, --peer djl|none, --threads N, --timed-epoch K, --djl-prefetch K)");
             }
         }
         if (workload == null) throw new IllegalArgumentException("bench: say which workload: --workload tiny|wide|cpu|cpu-long|wide-long|seq|startup|train|resume");
@@ -62,6 +68,11 @@ public final class LoaderBench {
         if (peer.equals("djl") && !workload.equals("train")) {
             if (!THROUGHPUT.contains(workload)) throw new IllegalArgumentException("bench: DJL's pipeline runs " + THROUGHPUT + " and train, not " + workload);
             System.out.println(DjlPipelineBench.run(workload, dataset(workload), batch(workload), threads));
+            return;
+        }
+        if (autoWorkers) {
+            if (!THROUGHPUT.contains(workload)) throw new IllegalArgumentException("bench: --workers auto runs " + THROUGHPUT + ", not " + workload);
+            AutotuneBench.run(impl, workload, dataset(workload), batch(workload), mode);
             return;
         }
         switch (workload) {
@@ -114,6 +125,13 @@ public final class LoaderBench {
     /** The largest private memory (RssAnon, MiB) of the workers {@code stats} names, or -1 (not process workers). */
     static long workerRssMib(io.ringloader.loader.LoaderStats stats) {
         return stats.largestWorkerPrivateMemoryBytes() >> 20;
+    }
+
+    /** --consumer-ms: what the consumer spends on each batch besides reading it (a trainer's step), spinning. */
+    private static long CONSUMER_NANOS;
+
+    static double consumerMillis() {
+        return CONSUMER_NANOS / 1e6;
     }
 
     /** --prefetch, or 0 for the loader's default. */
@@ -232,6 +250,10 @@ public final class LoaderBench {
                     sum += (long) pages;
                 }
                 samples += rows;
+            }
+            if (CONSUMER_NANOS > 0) {
+                long until = System.nanoTime() + CONSUMER_NANOS;
+                while (System.nanoTime() < until) Thread.onSpinWait();
             }
         }
         return new long[] {samples, sum};
