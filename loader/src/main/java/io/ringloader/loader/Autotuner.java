@@ -17,7 +17,8 @@ import java.util.concurrent.TimeUnit;
  *   <li>the trainer's wait: the time spent inside {@code next()} ({@link LoaderStats#waiting()});</li>
  *   <li>each worker's busy time: what its batches' records say it spent building them;</li>
  *   <li>the CPU used: the trainer's process (its own threads, a thread worker's too) and each worker
- *       process ({@code /proc/PID/stat}), against the CPUs this process may use.</li>
+ *       process ({@code /proc/PID/stat}), against the CPUs this process may use. What is free for another
+ *       worker is the CPUs less the trainer's threads and one CPU per busy worker.</li>
  * </ul>
  *
  * The rules, over the interval since the last decision:
@@ -47,7 +48,7 @@ final class Autotuner {
     /** A worker busy less than this share of the interval sat idle (waiting for requests, or for ring space). */
     static final double IDLE = 0.80;
     /** A worker is added only when at least this much of a CPU is free. */
-    static final double FREE_FOR_A_WORKER = 0.6;
+    static final double FREE_FOR_A_WORKER = 0.4;
     /** One worker is retired when the others would be busy less than this share of the time doing all the work. */
     static final double RETIRE_BELOW = 0.70;
     /** Decisions are taken on no fewer batches (unless the interval grew four times as long). */
@@ -132,7 +133,7 @@ final class Autotuner {
         double stall = (counters.waitNanos() - wait) / (double) wall;
         List<Double> busyShare = new ArrayList<>();
         double busySum = 0, leastBusy = 1;
-        long used = processCpuNanos() - cpu;
+        long trainerCpu = processCpuNanos() - cpu, used = trainerCpu;
         int active = 0, last = -1;
         for (int w = 0; w < ws.capacity(); w++) {
             if (!ws.isActive(w)) continue;
@@ -145,7 +146,11 @@ final class Autotuner {
             if (settings.mode() == WorkerMode.PROCESS) used += Math.max(0, cpuNanos(ws.get(w)) - workerCpu[w]);
         }
         double cpusUsed = used / (double) wall;
-        double free = cpus - cpusUsed;
+        // Free for another worker: the CPUs less the trainer's own threads and a CPU per busy worker. A
+        // worker's JIT compiles on threads of its own for its first seconds; counted, they would keep the
+        // loader from adding a worker through the whole warm-up, the time a short job has.
+        double trainer = Math.max(0, trainerCpu / (double) wall - (settings.mode() == WorkerMode.THREAD ? busySum : 0));
+        double free = cpus - trainer - busySum;
 
         String change = "none", reason;
         int before = prefetch;
@@ -185,7 +190,7 @@ final class Autotuner {
             reason = stall > NO_STALL ? "the trainer waited a little: leave it" : "the trainer did not wait";
         }
         TuningDecision d = new TuningDecision(Duration.ofNanos(now - firstBatchAt), epoch, counters.batches(), Duration.ofNanos(wall),
-                100 * stall, List.copyOf(busyShare), cpusUsed, cpus, workers, prefetch, change, reason);
+                100 * stall, List.copyOf(busyShare), cpusUsed, free, cpus, workers, prefetch, change, reason);
         keep(d);
         interval = d.changed() ? FIRST_INTERVAL : Math.min(LONGEST_INTERVAL, 2 * interval);
         restart(ws);

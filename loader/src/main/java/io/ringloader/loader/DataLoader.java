@@ -212,7 +212,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             this.nextEpoch = b.resumeFrom.epoch();
         }
         this.reader = new BatchReader(schema, allocator);
-        this.counters = new LoaderCounters(sizing.maxWorkers(), sizing.batchRingBytes());
+        this.counters = new LoaderCounters(sizing.maxWorkers(), sizing.startWorkers(), sizing.batchRingBytes());
         this.tuner = settings.autotuned() ? new Autotuner(settings, counters) : null;
         OPEN.add(this);
     }

@@ -18,8 +18,11 @@ final class LoaderCounters {
     /** The pid of the last worker of each slot that delivered a batch: stats() names it after the workers stopped. */
     private final AtomicLongArray workerPids;
     private final long batchRingBytes;
+    private final int listed;
 
-    LoaderCounters(int slots, long batchRingBytes) {
+    /** {@code listed}: slots stats() names even before a worker of theirs delivered (those a loader starts with). */
+    LoaderCounters(int slots, int listed, long batchRingBytes) {
+        this.listed = listed;
         this.workerBatches = new AtomicLongArray(slots);
         this.workerBusy = new AtomicLongArray(slots);
         this.workerPids = new AtomicLongArray(slots);
@@ -88,7 +91,7 @@ final class LoaderCounters {
         List<LoaderStats.WorkerStats> per = new ArrayList<>();
         for (int w = 0; w < workerBatches.length(); w++) {
             Worker worker = workers == null ? null : workers.apply(w);
-            if (worker == null && workerPids.get(w) < 0 && w > 0) continue; // a slot no worker ever had (an autotuned loader's)
+            if (worker == null && workerPids.get(w) < 0 && w >= listed) continue; // a slot no worker ever had (an autotuned loader's)
             per.add(new LoaderStats.WorkerStats(w, worker == null ? workerPids.get(w) : worker.pid(), workerBatches.get(w),
                     Duration.ofNanos(workerBusy.get(w)), worker == null ? 0 : worker.batches().occupancy(),
                     worker == null ? batchRingBytes : worker.batches().capacity(), worker == null ? -1 : worker.privateMemoryBytes()));

@@ -16,6 +16,7 @@ import java.util.stream.Collectors;
  * @param stallPercent the share of the interval the trainer spent waiting for data, in percent
  * @param busyPercent  per worker that took requests throughout, the share of the interval it spent building batches
  * @param cpusUsed     CPUs the trainer's process and the worker processes used over the interval
+ * @param cpusFree     CPUs free for another worker: {@code cpus} less the trainer's threads and the workers' busy shares
  * @param cpus         CPUs this process may use
  * @param workers      workers after the decision (one it just added still starts; one it retired finishes its batches)
  * @param prefetch     batches asked ahead per worker after it
@@ -23,7 +24,7 @@ import java.util.stream.Collectors;
  * @param reason       why, in words
  */
 public record TuningDecision(Duration at, int epoch, long batches, Duration interval, double stallPercent, List<Double> busyPercent,
-                             double cpusUsed, int cpus, int workers, int prefetch, String change, String reason) {
+                             double cpusUsed, double cpusFree, int cpus, int workers, int prefetch, String change, String reason) {
 
     public boolean changed() {
         return !change.equals("none");
@@ -32,9 +33,9 @@ public record TuningDecision(Duration at, int epoch, long batches, Duration inte
     @Override
     public String toString() {
         return String.format(Locale.ROOT, "ringloader autotune at %.1f s (epoch %d, batch %d): over %d ms the trainer waited %.1f%%, workers busy %s,"
-                        + " %.2f of %d CPUs used -> %s (%s); now %d worker%s, prefetchFactor %d",
+                        + " %.2f of %d CPUs used (%.2f free for a worker) -> %s (%s); now %d worker%s, prefetchFactor %d",
                 at.toNanos() / 1e9, epoch, batches, interval.toMillis(), stallPercent,
                 busyPercent.stream().map(b -> String.format(Locale.ROOT, "%.0f%%", b)).collect(Collectors.joining(" ", "[", "]")),
-                cpusUsed, cpus, change, reason, workers, workers == 1 ? "" : "s", prefetch);
+                cpusUsed, cpus, cpusFree, change, reason, workers, workers == 1 ? "" : "s", prefetch);
     }
 }
