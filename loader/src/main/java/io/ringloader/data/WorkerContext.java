@@ -7,7 +7,9 @@ import java.util.SplittableRandom;
  * number of workers, the loader's seed, the epoch, and (for streaming datasets) its shard.
  *
  * @param workerId    0 to {@code numWorkers - 1}; 0 when batches are built on the caller's thread
- * @param numWorkers  the number of workers (1 when batches are built on the caller's thread)
+ * @param numWorkers  the number of workers (1 when batches are built on the caller's thread; with
+ *                    {@code numWorkers(AUTO)}, the most the loader may run, as workers come and go). Which
+ *                    samples a worker reads is the loader's business: a dataset must not shard by it
  * @param seed        the loader's seed
  * @param epoch       the current epoch (0 in {@code open})
  * @param shardIndex  in {@link IterableDataset#stream}, the shard to read (across all ranks: rank r's shards

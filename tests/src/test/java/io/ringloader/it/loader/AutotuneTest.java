@@ -127,6 +127,37 @@ class AutotuneTest {
     }
 
     @Test
+    void aWorkerTheAutotunerAddedIsReplacedWhenKilledAndItsStateResumesWithFixedWorkers() throws Exception {
+        List<String> expected = fixed(AutotuneTest::slow, 2);
+        List<String> got = new ArrayList<>();
+        io.ringloader.loader.LoaderState state;
+        try (DataLoader l = slow().numWorkers(DataLoader.AUTO).persistentWorkers(true).build()) {
+            Iterator<Batch> it = l.iterator();
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (it.hasNext() && !(l.workerPids().size() == 2 && builtBy(l, 1))) {
+                assertThat(System.nanoTime()).as("the second worker delivers within 60 s").isLessThan(deadline);
+                got.addAll(Batches.take(it, 1));
+            }
+            long added = l.workerPids().get(1);
+            assertThat(io.ringloader.os.Posix.kill(added, io.ringloader.os.Posix.SIGKILL)).isTrue();
+            got.addAll(Batches.take(it, Integer.MAX_VALUE));
+            assertThat(l.stats().workerRestarts()).as("the added worker was replaced").isEqualTo(1);
+            assertThat(Batches.hasExited(added)).isTrue();
+            got.addAll(Batches.take(l.iterator(), 100));
+            state = l.state();
+        }
+        try (DataLoader l = slow().mode(WorkerMode.THREAD).numWorkers(2).resumeFrom(state).build()) {
+            got.addAll(Batches.take(l.iterator(), Integer.MAX_VALUE));
+        }
+        assertThat(got).as("epoch 0 with a kill, epoch 1 resumed from batch 100 by 2 thread workers").isEqualTo(expected);
+    }
+
+    /** Whether worker {@code w} of {@code l} has delivered a batch. */
+    private static boolean builtBy(DataLoader l, int w) {
+        return l.stats().workers().stream().anyMatch(s -> s.id() == w && s.batches() > 0);
+    }
+
+    @Test
     void outOfOrderDeliveryGetsEveryBatchOnceWhileWorkersAreAdded() {
         Set<String> expected = new TreeSet<>(fixed(AutotuneTest::slow, 1));
         try (DataLoader l = slow().numWorkers(DataLoader.AUTO).inOrder(false).build()) {
