@@ -219,7 +219,7 @@ final class Autotuner {
 
     /** The CPU time a worker's process used (utime + stime of /proc/PID/stat), or 0 (no process of its own, or gone). */
     private static long cpuNanos(Worker w) {
-        if (w == null || w.pid() == ProcessHandle.current().pid()) return 0;
+        if (w == null || w instanceof io.ringloader.worker.RemoteWorker || w.pid() == ProcessHandle.current().pid()) return 0;
         try {
             String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc", Long.toString(w.pid()), "stat"));
             String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");

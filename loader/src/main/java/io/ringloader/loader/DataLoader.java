@@ -176,7 +176,10 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
                 .filter(i -> columns.get(i).padding() != null && columns.get(i).isSampleColumn()).toArray();
         BatchLayout layout = new BatchLayout(columns);
         this.recipe = Recipe.of(dataset);
-        WorkerMode mode = b.numWorkers == 0 ? WorkerMode.INLINE : b.mode;
+        List<io.ringloader.remote.RemoteHost> remote = remoteSlots(b);
+        // With worker hosts, numWorkers(0) means no local worker (not batches on the calling thread).
+        WorkerMode mode = !remote.isEmpty() ? (b.mode == WorkerMode.INLINE ? WorkerMode.PROCESS : b.mode)
+                : b.numWorkers == 0 ? WorkerMode.INLINE : b.mode;
         int numWorkers = mode == WorkerMode.INLINE ? 1 : b.numWorkers;
         BatchSampler batchSampler;
         this.dropLast = b.dropLast;
@@ -205,16 +208,36 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         this.settings = new LoaderSettings(batchSampler, b.batchSize, b.seed, mode, sizing, b.inOrder, b.persistentWorkers,
                 b.timeout, List.copyOf(b.jvmOptions), b.rank, b.worldSize,
                 b.pinWorkers && mode != WorkerMode.INLINE, b.warmWorkers && mode == WorkerMode.PROCESS,
-                b.maxWorkerRestarts, b.onSampleError == SampleErrorPolicy.SKIP, b.maxSkipped, b.maxSkippedFraction, b.shards);
+                b.maxWorkerRestarts, b.onSampleError == SampleErrorPolicy.SKIP, b.maxSkipped, b.maxSkippedFraction, b.shards, remote);
         if (b.resumeFrom != null) {
             checkResumable(b.resumeFrom);
             this.resume = b.resumeFrom;
             this.nextEpoch = b.resumeFrom.epoch();
         }
         this.reader = new BatchReader(schema, allocator);
-        this.counters = new LoaderCounters(sizing.maxWorkers(), sizing.startWorkers(), sizing.batchRingBytes());
+        this.counters = new LoaderCounters(settings.slots(), sizing.startWorkers(), sizing.batchRingBytes());
         this.tuner = settings.autotuned() ? new Autotuner(settings, counters) : null;
         OPEN.add(this);
+    }
+
+    /**
+     * A slot per worker of each worker host of {@code remoteWorkers}, each host asked now how many it runs:
+     * an unreachable host, or one that refuses the token, fails build() naming it.
+     */
+    private static List<io.ringloader.remote.RemoteHost> remoteSlots(Builder b) {
+        if (b.remoteWorkers.isEmpty()) return List.of();
+        if (b.numWorkers == AUTO || b.prefetchFactor == AUTO) {
+            throw new IllegalArgumentException("remoteWorkers cannot be combined with numWorkers(AUTO) or prefetchFactor(AUTO) yet:"
+                    + " give numWorkers (0 for none of this machine's) and prefetchFactor");
+        }
+        io.ringloader.remote.Token token = b.remoteToken != null ? b.remoteToken : io.ringloader.remote.Token.fromEnvironment();
+        List<io.ringloader.remote.RemoteHost> slots = new ArrayList<>();
+        for (String uri : b.remoteWorkers) {
+            io.ringloader.remote.RemoteHost host = io.ringloader.remote.RemoteHost.of(uri, token);
+            int n = host.workers(Duration.ofSeconds(10));
+            for (int i = 0; i < n; i++) slots.add(host);
+        }
+        return List.copyOf(slots);
     }
 
     /**
@@ -394,7 +417,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     /** Workers (now: an autotuned loader's changes as it goes); 0 when batches are built on the calling thread. */
     public int numWorkers() {
         if (settings.mode() == WorkerMode.INLINE) return 0;
-        return tuner != null ? tuner.workers() : settings.numWorkers();
+        return (tuner != null ? tuner.workers() : settings.numWorkers()) + settings.remote().size();
     }
 
     public WorkerMode mode() {
@@ -414,7 +437,8 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         if (current != null && !current.isDone()) current.abandon();
         int epoch = nextEpoch++;
         if (workers == null) workers = startWorkers(List.of());
-        else if (tuner != null && !(dataset instanceof MapDataset)) resize(workers, tuner.workers());
+        else if (!settings.remote().isEmpty()) workers.rejoin();
+        if (tuner != null && workers != null && !(dataset instanceof MapDataset)) resize(workers, tuner.workers());
         LoaderState from = resume;
         resume = null;
         current = dataset instanceof MapDataset ? new MapEpoch(this, plan(epoch), from, workers) : new StreamEpoch(this, epoch, workers, from);
@@ -444,7 +468,8 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
     /** Starts the workers; process workers whose JVMs were {@code launched} already just get their segments. */
     private WorkerSet startWorkers(List<ProcessWorker.Launch> launched) {
         if (settings.mode() == WorkerMode.PROCESS && tmpDir == null) tmpDir = WorkerTmpDir.create();
-        return WorkerSet.start(settings, recipe, columns, tmpDir, launched, tuner != null ? tuner.workers() : settings.numWorkers());
+        boolean later = nextEpoch > 0;
+        return WorkerSet.start(settings, recipe, columns, tmpDir, launched, tuner != null ? tuner.workers() : settings.numWorkers(), later);
     }
 
     synchronized void stopWorkers() {
@@ -618,6 +643,8 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         private double maxSkippedFraction = DEFAULT_MAX_SKIPPED_FRACTION;
         private int shards = DEFAULT_SHARDS;
         private final Map<String, Padding> padding = new LinkedHashMap<>();
+        private final List<String> remoteWorkers = new ArrayList<>();
+        private io.ringloader.remote.Token remoteToken;
 
         private Builder(Dataset dataset) {
             if (dataset == null) throw new IllegalArgumentException("dataset is null");
@@ -851,6 +878,27 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         public Builder shards(int shards) {
             if (shards < 1 || shards > 1 << 20) throw new IllegalArgumentException("shards must be in [1, 2^20], got " + shards);
             this.shards = shards;
+            return this;
+        }
+
+        /**
+         * Workers on worker hosts of other machines ({@code ./ringloader worker-host} there), beside this
+         * machine's {@code numWorkers} (0: none of its own): {@code "grpc+tls://data-1:7070"}, or
+         * {@code "grpc://HOST:PORT"} for plain gRPC on a trusted network. Each host runs as many workers as
+         * its {@code --workers}, asked at {@code build()}; the dataset recipe (and shipped classes) goes to
+         * them, and their workers open their own connections there. The batches are those of a local run.
+         * A host that dies or stops answering is dropped and its batches are asked of the other workers.
+         * The token is the hosts' ({@link #remoteToken}, else {@code RINGLOADER_TOKEN_FILE} or
+         * {@code RINGLOADER_TOKEN}).
+         */
+        public Builder remoteWorkers(String... hosts) {
+            for (String h : hosts) remoteWorkers.add(java.util.Objects.requireNonNull(h, "host"));
+            return this;
+        }
+
+        /** The token the worker hosts of {@link #remoteWorkers} share (default: from the environment). */
+        public Builder remoteToken(io.ringloader.remote.Token token) {
+            this.remoteToken = java.util.Objects.requireNonNull(token, "token");
             return this;
         }
 

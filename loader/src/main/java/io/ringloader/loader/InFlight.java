@@ -33,11 +33,25 @@ final class InFlight {
 
     record Salvaged(Worker worker, RingRecord record) {}
 
+    /**
+     * How an epoch moves a lost slot's addresses to other slots: for a worker host that is gone (a
+     * remote slot is not refilled with a successor of its own when its host cannot be reached).
+     */
+    interface Reassign {
+        /** The slot to ask for {@code address} now, or -1 if none has a worker. */
+        int slotFor(long address);
+
+        /** {@code address} is now in flight at {@code slot}. */
+        void moved(long address, int slot);
+    }
+
     private final Epoch epoch;
     private final WorkerSet ws;
     private final LongFunction<String> what;
     private final Request request;
     private final boolean endsAreAnswers;
+    /** Null: a lost slot keeps its addresses, and its error (a stream's shards stay with their slot). */
+    private final Reassign reassign;
     /** Per slot, the addresses asked of it and not yet arrived, oldest first: it is building the first. */
     private final ArrayDeque<Long>[] pending;
     /** Batches (and stream ENDs) a lost worker finished before it went, by address. */
@@ -50,7 +64,8 @@ final class InFlight {
     private final Map<Long, Long> lostIn = new HashMap<>();
 
     /** {@code endsAreAnswers}: a stream's END answers an address as a batch does (and is salvaged the same way). */
-    InFlight(Epoch epoch, WorkerSet ws, LongFunction<String> what, boolean endsAreAnswers, Request request) {
+    InFlight(Epoch epoch, WorkerSet ws, LongFunction<String> what, boolean endsAreAnswers, Request request, Reassign reassign) {
+        this.reassign = reassign;
         this.epoch = epoch;
         this.ws = ws;
         this.what = what;
@@ -104,6 +119,18 @@ final class InFlight {
         return -1;
     }
 
+    /**
+     * Keeps {@code record}, the answer to {@code address}, which slot {@code w} sent before the one due (it
+     * took a lost slot's addresses after its own): delivered from here when its turn comes. False if
+     * {@code address} is not one the slot has in flight.
+     */
+    boolean keepEarly(int w, Worker worker, long address, RingRecord record) {
+        if (!pending[w].remove(address)) return false;
+        worker.hold(); // as a salvaged record: its memory stays mapped until it is delivered or given back
+        salvaged.put(address, new Salvaged(worker, record));
+        return true;
+    }
+
     /** The salvaged answer to {@code address}, taken; null if there is none. */
     Salvaged takeSalvaged(long address) {
         return salvaged.remove(address);
@@ -141,10 +168,19 @@ final class InFlight {
                 : epoch.loader.refusedReplacement();
         if (refused != null) {
             lost[w] = withNote(l.error, refused); // it stays in the set: the loader stops it with the rest
+            if (ws.isRemote(w)) reassign(w, l.worker);
             return;
         }
-        Worker fresh = epoch.loader.replaceWorker(w, l, building == null ? "nothing (every batch it was asked for had arrived)"
-                : what.apply(building));
+        Worker fresh;
+        try {
+            fresh = epoch.loader.replaceWorker(w, l, building == null ? "nothing (every batch it was asked for had arrived)"
+                    : what.apply(building));
+        } catch (RuntimeException e) {
+            if (!ws.isRemote(w)) throw e;
+            lost[w] = withNote(l.error, " Its host could not start a successor: " + e.getMessage());
+            reassign(w, l.worker);
+            return;
+        }
         try {
             for (long address : pending[w]) request.send(fresh, address);
         } catch (InterruptedException e) {
@@ -153,6 +189,25 @@ final class InFlight {
         } catch (IllegalStateException | RingException e) {
             recover(new Epoch.WorkerLost(fresh, WorkerErrors.died(fresh, building == null ? "its first request" : what.apply(building))));
         }
+    }
+
+    /**
+     * A lost remote slot's addresses, asked of other slots in their order: the host is gone, the batches
+     * are not. Without another slot (or for a stream), they stay, and the slot's error comes with the first.
+     */
+    private void reassign(int w, Worker gone) {
+        if (reassign == null || pending[w].isEmpty()) return;
+        int moved = 0;
+        while (!pending[w].isEmpty()) {
+            long address = pending[w].peek();
+            int to = reassign.slotFor(address);
+            if (to < 0 || to == w || !send(address, to)) break;
+            pending[w].poll();
+            reassign.moved(address, to);
+            moved++;
+        }
+        DataLoader.LOG.warn("ringloader: {} {}; {} of its batches in flight were asked of other workers{}", gone.describe(),
+                gone.exitDescription(), moved, pending[w].isEmpty() ? "" : ", " + pending[w].size() + " could not be (no worker is left)");
     }
 
     /** A "hung" worker whose ring is mostly batches the trainer holds: it waits for space, the trainer's doing. */

@@ -28,19 +28,26 @@ import java.util.List;
  * @param maxSkippedCount    with SKIP, the most samples an epoch may skip (-1: see the fraction)
  * @param maxSkippedFraction with SKIP, the largest share of an epoch's samples it may skip (when the count is -1)
  * @param shards           the shards a streaming dataset is cut into, on each rank
+ * @param remote           a worker host per remote worker slot (a host of N workers appears N times); they follow the local slots
  */
 record LoaderSettings(BatchSampler batchSampler, int batchSize, long seed, WorkerMode mode, Sizing sizing,
                       boolean inOrder, boolean persistent, Duration timeout, List<String> jvmOptions, int rank, int worldSize, boolean pinWorkers, boolean warmWorkers,
-                      int maxWorkerRestarts, boolean skipFailedSamples, long maxSkippedCount, double maxSkippedFraction, int shards) {
+                      int maxWorkerRestarts, boolean skipFailedSamples, long maxSkippedCount, double maxSkippedFraction, int shards,
+                      List<io.ringloader.remote.RemoteHost> remote) {
 
     /** Workers at the start (1 for inline; the autotuner's first count with numWorkers(AUTO)). */
     int numWorkers() {
         return sizing.startWorkers();
     }
 
-    /** The most workers the loader may run at once: its worker set's slots. */
+    /** The most local workers the loader may run at once. */
     int maxWorkers() {
         return sizing.maxWorkers();
+    }
+
+    /** Slots of its worker set: the local ones, then one per remote worker. */
+    int slots() {
+        return sizing.maxWorkers() + remote.size();
     }
 
     /** Batches requested ahead per worker at the start. */

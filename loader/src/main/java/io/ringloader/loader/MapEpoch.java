@@ -77,7 +77,17 @@ final class MapEpoch extends Epoch {
         this.due = cursor;
         this.samplesInEpoch = batches.stream().mapToLong(b -> b.length).sum();
         this.inFlight = new InFlight(this, ws, k -> what((int) k), false,
-                (worker, k) -> worker.requestBatch(epoch, k, batches.get((int) k), requestFlags));
+                (worker, k) -> worker.requestBatch(epoch, k, batches.get((int) k), requestFlags), new InFlight.Reassign() {
+                    @Override
+                    public int slotFor(long address) {
+                        return leastBusy();
+                    }
+
+                    @Override
+                    public void moved(long address, int slot) {
+                        slotOf[(int) address] = slot;
+                    }
+                });
         if (loader.tuner() != null) loader.tuner().newEpoch();
         refill();
         if (remaining == 0) finish();
@@ -191,14 +201,19 @@ final class MapEpoch extends Epoch {
         int w = slotOf[k];
         if (inFlight.lost(w) != null) throw fail(inFlight.lost(w));
         Worker worker = ws.get(w);
-        RingRecord r = await(worker, () -> what(k), waitFrom);
-        long seq = r.payload().get(JAVA_LONG, RecordHeader.SEQ);
-        if (seq != k) {
-            worker.release(r, false);
-            throw new IllegalStateException(worker.describe() + " sent batch " + seq + " where batch " + k + " was due");
+        while (true) {
+            RingRecord r = await(worker, () -> what(k), waitFrom);
+            long seq = r.payload().get(JAVA_LONG, RecordHeader.SEQ);
+            if (seq == k) {
+                inFlight.pending(w).remove((long) k);
+                return toBatch(worker, r, k, indicesOf(k));
+            }
+            // A slot that took a lost host's batches builds them after its own: a later one is kept until it is due.
+            if (!inFlight.keepEarly(w, worker, seq, r)) {
+                worker.release(r, false);
+                throw new IllegalStateException(worker.describe() + " sent batch " + seq + " where batch " + k + " was due");
+            }
         }
-        inFlight.pending(w).poll();
-        return toBatch(worker, r, k, indicesOf(k));
     }
 
     private Batch nextInArrivalOrder(long waitFrom) {

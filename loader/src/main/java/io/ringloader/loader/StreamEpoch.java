@@ -73,7 +73,7 @@ final class StreamEpoch extends Epoch {
         this.dealt = Math.min(taking.length, shards);
         if (loader.tuner() != null) loader.tuner().newEpoch();
         int flags = settings.skipFailedSamples() ? RecordHeader.FLAG_SKIP_FAILED_SAMPLES : 0;
-        this.inFlight = new InFlight(this, ws, this::what, true, (worker, seq) -> worker.requestStream(epoch, seq, settings.batchSize(), flags));
+        this.inFlight = new InFlight(this, ws, this::what, true, (worker, seq) -> worker.requestStream(epoch, seq, settings.batchSize(), flags), null);
         // The first address to ask for: the lowest (round, shard) not delivered of a shard not ended.
         long first = Long.MAX_VALUE;
         for (int s = 0; s < shards; s++) if (!ended[s]) first = Math.min(first, delivered[s]);

@@ -50,8 +50,8 @@ final class WorkerSet {
         this.columns = columns;
         this.tmpDir = tmpDir;
         this.cpus = cpus;
-        this.slots = new AtomicReferenceArray<>(settings.maxWorkers());
-        this.state = new Slot[settings.maxWorkers()];
+        this.slots = new AtomicReferenceArray<>(settings.slots());
+        this.state = new Slot[settings.slots()];
         java.util.Arrays.fill(state, Slot.EMPTY);
         for (Worker w : started) {
             slots.set(w.id(), w);
@@ -60,7 +60,7 @@ final class WorkerSet {
     }
 
     private static WorkerSpec spec(LoaderSettings s, Recipe recipe, List<ColumnLayout> columns, Path tmpDir, int[] cpus, int w) {
-        int cpu = s.pinWorkers() ? cpus[w % cpus.length] : -1;
+        int cpu = s.pinWorkers() && w < s.maxWorkers() ? cpus[w % cpus.length] : -1; // a host pins its own, or not
         // A stream's shards are the dataset's, not the workers': a worker is told the first of this rank's
         // (shard s of a request is shardIndex + s of shardCount), and takes whichever it is asked for.
         return new WorkerSpec(w, s.maxWorkers(), s.seed(), s.rank() * s.shards(), s.worldSize() * s.shards(),
@@ -68,11 +68,12 @@ final class WorkerSet {
     }
 
     /**
-     * Starts {@code count} workers in slots 0 to {@code count - 1}; the first {@code launched.size()} are
-     * process workers whose JVMs already boot.
+     * Starts {@code count} workers in slots 0 to {@code count - 1}, the first {@code launched.size()} of them
+     * process workers whose JVMs already boot, and a worker on each remote slot's host. A host that cannot
+     * be reached fails the start, unless {@code hostsMayBeGone} (a later epoch's start: it goes on without it).
      */
     static WorkerSet start(LoaderSettings s, Recipe recipe, List<ColumnLayout> columns, Path tmpDir, List<ProcessWorker.Launch> launched,
-                           int count) {
+                           int count, boolean hostsMayBeGone) {
         List<Worker> started = new ArrayList<>();
         int[] cpus = s.pinWorkers() ? Posix.allowedCpus() : new int[0];
         try {
@@ -80,11 +81,31 @@ final class WorkerSet {
                 WorkerSpec spec = spec(s, recipe, columns, tmpDir, cpus, w);
                 started.add(w < launched.size() ? ProcessWorker.start(spec, launched.get(w)) : Worker.start(s.mode(), spec));
             }
+            for (int w = s.maxWorkers(); w < s.slots(); w++) {
+                try {
+                    started.add(startIn(s, recipe, columns, tmpDir, cpus, w));
+                } catch (RuntimeException e) {
+                    if (!hostsMayBeGone) throw e;
+                    DataLoader.LOG.warn("ringloader: worker {}'s host cannot be reached; this epoch goes on without it: {}", w, e.getMessage());
+                }
+            }
         } catch (RuntimeException e) {
             stop(started);
             throw e;
         }
         return new WorkerSet(s, recipe, columns, tmpDir, cpus, started);
+    }
+
+    /** A worker for {@code slot}: on its worker host for a remote slot, else of the loader's mode. */
+    private static Worker startIn(LoaderSettings s, Recipe recipe, List<ColumnLayout> columns, Path tmpDir, int[] cpus, int slot) {
+        WorkerSpec spec = spec(s, recipe, columns, tmpDir, cpus, slot);
+        if (slot < s.maxWorkers()) return Worker.start(s.mode(), spec);
+        return io.ringloader.worker.RemoteWorker.start(spec, s.remote().get(slot - s.maxWorkers()));
+    }
+
+    /** Whether {@code slot}'s workers run on a worker host of another machine. */
+    boolean isRemote(int slot) {
+        return slot >= settings.maxWorkers();
     }
 
     /** The worker in {@code slot}, or null if it is empty. */
@@ -131,14 +152,39 @@ final class WorkerSet {
     Worker replace(int slot) {
         Worker old = slots.get(slot);
         old.stop(0);
-        Worker fresh = Worker.start(settings.mode(), spec(settings, recipe, columns, tmpDir, cpus, slot));
+        Worker fresh;
+        try {
+            fresh = startIn(settings, recipe, columns, tmpDir, cpus, slot);
+        } catch (RuntimeException e) {
+            slots.set(slot, null); // a host that cannot be reached: the slot waits for it to come back (rejoin)
+            state[slot] = Slot.EMPTY;
+            throw e;
+        }
         slots.set(slot, fresh);
         return fresh;
     }
 
+    /**
+     * Between epochs: a remote slot whose host was lost gets a worker again if its host answers now. Its
+     * host's name and what it said are logged either way; the epoch goes on without it if it does not.
+     */
+    void rejoin() {
+        for (int w = settings.maxWorkers(); w < state.length; w++) {
+            if (state[w] != Slot.EMPTY) continue;
+            try {
+                slots.set(w, startIn(settings, recipe, columns, tmpDir, cpus, w));
+                state[w] = Slot.ACTIVE;
+                DataLoader.LOG.info("ringloader: {} is back: {} joins this epoch", settings.remote().get(w - settings.maxWorkers()).uri(),
+                        slots.get(w).describe());
+            } catch (RuntimeException e) {
+                DataLoader.LOG.info("ringloader: worker {}'s host is still gone; this epoch goes on without it: {}", w, e.getMessage());
+            }
+        }
+    }
+
     /** Starts a worker in the lowest empty slot (STARTING until its READY is seen); its slot, or -1 if none is empty. */
     int add() {
-        for (int w = 0; w < state.length; w++) {
+        for (int w = 0; w < settings.maxWorkers(); w++) {
             if (state[w] != Slot.EMPTY) continue;
             slots.set(w, Worker.start(settings.mode(), spec(settings, recipe, columns, tmpDir, cpus, w)));
             state[w] = Slot.STARTING;

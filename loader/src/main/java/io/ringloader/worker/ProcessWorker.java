@@ -129,6 +129,27 @@ public final class ProcessWorker extends Worker {
         return CompletableFuture.supplyAsync(() -> ChildProcess.start(label, command), SPAWNER);
     }
 
+    /**
+     * A worker host's worker: a process worker of this machine for a trainer on another, from the
+     * configuration the trainer sent (read here only as far as checking it is one, and unpinning it: the
+     * trainer's CPU numbers are not this machine's). Its id is the trainer's slot.
+     */
+    public static ProcessWorker startHosted(byte[] config, long requestCapacity, long batchCapacity, List<String> jvmOptions,
+                                            java.nio.file.Path tmpDir) {
+        WorkerConfig c = WorkerConfig.decode(config);
+        c = new WorkerConfig(c.dataset(), c.classes(), c.columns(), c.workerId(), c.numWorkers(), c.seed(), c.shardIndex(), c.shardCount(),
+                -1, c.timeoutMillis());
+        Launch launch = launch(c.workerId(), jvmOptions, tmpDir);
+        Segment segment;
+        try {
+            segment = allocate(c, requestCapacity, batchCapacity, launch.segmentName());
+        } catch (RuntimeException e) {
+            launch.abandon();
+            throw e;
+        }
+        return new ProcessWorker(c.workerId(), segment, launch.child());
+    }
+
     /** Lays out the segment a launched JVM waits for; the worker is then this loader's. */
     public static ProcessWorker start(WorkerSpec spec, Launch launch) {
         if (launch.id() != spec.id()) throw new IllegalArgumentException("worker " + spec.id() + " given the JVM launched for worker " + launch.id());

@@ -20,7 +20,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * stays mapped until the worker is stopped <em>and</em> the trainer has closed every batch it delivered:
  * a batch's Arrow buffers point into it.
  */
-public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineWorker {
+public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineWorker, RemoteWorker {
     protected final int id;
     protected final SharedMemory shm;
     /** The segment's first page: the worker writes there the sample it is reading. */
@@ -71,21 +71,26 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
     static Segment allocate(WorkerSpec spec, String name) {
         WorkerConfig config = new WorkerConfig(spec.recipe().bytes(), spec.recipe().classes(), spec.columns(), spec.id(), spec.numWorkers(),
                 spec.seed(), spec.shardIndex(), spec.shardCount(), spec.cpu(), spec.timeoutMillis());
+        return allocate(config, spec.requestCapacity(), spec.batchCapacity(), name);
+    }
+
+    /** The segment for {@code config} (a worker host's, from a trainer), with rings of the given capacities. */
+    static Segment allocate(WorkerConfig config, long requestCapacity, long batchCapacity, String name) {
         byte[] bytes = config.encode();
         long requestOffset = WorkerSegment.requestRingOffset(bytes.length);
-        long batchOffset = WorkerSegment.batchRingOffset(bytes.length, spec.requestCapacity());
-        SharedMemory shm = SharedMemory.create(name, WorkerSegment.totalLength(bytes.length, spec.requestCapacity(), spec.batchCapacity()));
+        long batchOffset = WorkerSegment.batchRingOffset(bytes.length, requestCapacity);
+        SharedMemory shm = SharedMemory.create(name, WorkerSegment.totalLength(bytes.length, requestCapacity, batchCapacity));
         try {
             MemorySegment control = shm.map(0, WorkerSegment.CONTROL_LENGTH);
-            control.set(JAVA_INT, WorkerSegment.WORKER_ID_OFFSET, spec.id());
+            control.set(JAVA_INT, WorkerSegment.WORKER_ID_OFFSET, config.workerId());
             control.set(JAVA_LONG, WorkerSegment.CONFIG_LENGTH_OFFSET, bytes.length);
             control.set(JAVA_LONG, WorkerSegment.REQUEST_RING_OFFSET, requestOffset);
             control.set(JAVA_LONG, WorkerSegment.BATCH_RING_OFFSET, batchOffset);
             control.set(JAVA_LONG, WorkerSegment.PARENT_PID_OFFSET, ProcessHandle.current().pid());
             control.set(JAVA_LONG, WorkerSegment.READING_OFFSET, -1);
             MemorySegment.copy(bytes, 0, shm.map(WorkerSegment.CONTROL_LENGTH, WorkerSegment.pages(bytes.length)), JAVA_BYTE, 0, bytes.length);
-            SpscRing requests = SpscRing.create(shm, requestOffset, spec.requestCapacity());
-            SpscRing batches = SpscRing.create(shm, batchOffset, spec.batchCapacity());
+            SpscRing requests = SpscRing.create(shm, requestOffset, requestCapacity);
+            SpscRing batches = SpscRing.create(shm, batchOffset, batchCapacity);
             requests.registerProducer();
             batches.registerConsumer();
             // Last, with release semantics: a worker that sees the magic number sees everything above.
@@ -233,7 +238,8 @@ public abstract sealed class Worker permits ProcessWorker, ThreadWorker, InlineW
     }
 
     /** Step 1 of stopping, for many workers at once: closes both rings, which tells the worker to finish. */
-    public void signalStop() {
+    public synchronized void signalStop() {
+        if (freed) return; // stopped long ago (a successor that could not start left it in its slot): its rings are gone
         requests.close();
         batches.close();
     }

@@ -101,8 +101,8 @@ record WorkerConfig(byte[] dataset, Map<String, byte[]> classes, List<ColumnLayo
             }
             return new WorkerConfig(dataset, classes, List.copyOf(columns), in.readInt(), in.readInt(), in.readLong(),
                     in.readInt(), in.readInt(), in.readInt(), in.readLong());
-        } catch (IOException e) {
-            throw new UncheckedIOException("the worker's configuration is cut short", e);
+        } catch (IOException | ArrayIndexOutOfBoundsException e) {
+            throw new IllegalStateException("the worker's configuration is cut short or malformed: " + e.getMessage(), e);
         }
     }
 
@@ -122,7 +122,10 @@ record WorkerConfig(byte[] dataset, Map<String, byte[]> classes, List<ColumnLayo
 
     /** A length, then that many bytes; an EOFException if they are not all there. */
     private static byte[] bytes(DataInputStream in) throws IOException {
-        byte[] b = new byte[in.readInt()];
+        int n = in.readInt();
+        // A length past the end is a configuration cut short (or not one at all: a worker host reads what a network sent).
+        if (n < 0 || n > in.available()) throw new java.io.EOFException("a length of " + n + " passes the end of the configuration");
+        byte[] b = new byte[n];
         in.readFully(b);
         return b;
     }

@@ -1,0 +1,97 @@
+package io.ringloader.remote;
+
+import org.apache.arrow.flight.Action;
+import org.apache.arrow.flight.CallOption;
+import org.apache.arrow.flight.CallOptions;
+import org.apache.arrow.flight.FlightCallHeaders;
+import org.apache.arrow.flight.FlightClient;
+import org.apache.arrow.flight.HeaderCallOption;
+import org.apache.arrow.flight.Location;
+import org.apache.arrow.flight.Result;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Iterator;
+
+/**
+ * A worker host as a trainer names it ({@code grpc+tls://data-1:7070}, or {@code grpc://127.0.0.1:7070} for
+ * plain gRPC), with the token to show it.
+ *
+ * @param uri   where it listens
+ * @param token the shared secret
+ */
+public record RemoteHost(URI uri, Token token) {
+    public RemoteHost {
+        String scheme = uri.getScheme();
+        if (!"grpc".equals(scheme) && !"grpc+tls".equals(scheme) && !"grpc+tcp".equals(scheme)) {
+            throw new IllegalArgumentException("remoteWorkers: " + uri + " is not a worker host's address; write grpc+tls://HOST:PORT"
+                    + " (or grpc://HOST:PORT for plain gRPC on a trusted network)");
+        }
+        if (uri.getHost() == null || uri.getPort() < 1) throw new IllegalArgumentException("remoteWorkers: " + uri + " needs a host and a port");
+    }
+
+    public static RemoteHost of(String uri, Token token) {
+        try {
+            return new RemoteHost(URI.create(uri), token);
+        } catch (IllegalArgumentException e) {
+            if (e.getMessage() != null && e.getMessage().startsWith("remoteWorkers")) throw e;
+            throw new IllegalArgumentException("remoteWorkers: " + uri + " is not an address (" + e.getMessage() + ")", e);
+        }
+    }
+
+    public boolean tls() {
+        return uri.getScheme().equals("grpc+tls");
+    }
+
+    /** "data-1:7070", as messages name it. */
+    public String name() {
+        return uri.getHost() + ":" + uri.getPort();
+    }
+
+    Location location() {
+        return tls() ? Location.forGrpcTls(uri.getHost(), uri.getPort()) : Location.forGrpcInsecure(uri.getHost(), uri.getPort());
+    }
+
+    CallOption[] callOptions() {
+        FlightCallHeaders h = new FlightCallHeaders();
+        h.insert(TokenCheck.AUTHORIZATION.name(), token.header());
+        return new CallOption[] {new HeaderCallOption(h)};
+    }
+
+    FlightClient client(BufferAllocator allocator) {
+        FlightClient.Builder b = FlightClient.builder(allocator, location()).maxInboundMessageSize(Integer.MAX_VALUE);
+        String trust = System.getProperty("ringloader.remote.trustedCertificates");
+        if (tls() && trust != null) {
+            try (var in = java.nio.file.Files.newInputStream(java.nio.file.Path.of(trust))) {
+                b.trustedCertificates(in);
+            } catch (java.io.IOException e) {
+                throw new IllegalArgumentException("cannot read -Dringloader.remote.trustedCertificates=" + trust + ": " + e.getMessage(), e);
+            }
+        }
+        return b.build();
+    }
+
+    /** How many workers the host runs (its --workers), asked of it now; an error naming the host if it does not answer. */
+    public int workers(Duration timeout) {
+        try (BufferAllocator a = new RootAllocator(); FlightClient c = client(a)) {
+            CallOption[] auth = callOptions();
+            CallOption[] options = java.util.Arrays.copyOf(auth, auth.length + 1);
+            options[auth.length] = CallOptions.timeout(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            Iterator<Result> results = c.doAction(new Action(HostProtocol.INFO_ACTION), options);
+            String info = new String(results.next().getBody(), StandardCharsets.UTF_8);
+            while (results.hasNext()) results.next();
+            for (String line : info.split("\n")) if (line.startsWith("workers=")) return Integer.parseInt(line.substring(8));
+            throw new IllegalStateException("the worker host at " + uri + " did not say how many workers it runs");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while asking " + uri, e);
+        } catch (org.apache.arrow.flight.FlightRuntimeException e) {
+            throw new IllegalStateException("the worker host at " + uri + " did not answer: " + e.status().code() + " "
+                    + e.getMessage() + (e.status().code() == org.apache.arrow.flight.FlightStatusCode.UNAUTHENTICATED
+                    ? " (the trainer and the host must share one token)" : ""), e);
+        }
+    }
+}

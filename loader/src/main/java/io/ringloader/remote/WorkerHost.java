@@ -1,0 +1,281 @@
+package io.ringloader.remote;
+
+import io.grpc.netty.NettyServerBuilder;
+import io.ringloader.batch.RecordHeader;
+import io.ringloader.ring.RingClosedException;
+import io.ringloader.ring.RingRecord;
+import io.ringloader.ring.SpscRing;
+import io.ringloader.worker.ProcessWorker;
+import io.ringloader.worker.WorkerTmpDir;
+import org.apache.arrow.flight.Action;
+import org.apache.arrow.flight.CallStatus;
+import org.apache.arrow.flight.FlightServer;
+import org.apache.arrow.flight.FlightStream;
+import org.apache.arrow.flight.Location;
+import org.apache.arrow.flight.NoOpFlightProducer;
+import org.apache.arrow.flight.Result;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+
+/**
+ * A worker host: runs ringloader's own process workers on this machine, over its own rings, for trainers
+ * on other machines, and serves their batches over Arrow Flight. Each Flight {@code DoExchange} is one
+ * worker ({@link HostProtocol}): the trainer sends its configuration, the host starts a process worker
+ * with it, and then moves ring records both ways as they are. The host never reads a dataset itself:
+ * the worker does, in a JVM of its own, as a local one would.
+ *
+ * <p>Closed to strangers: every call must carry the shared {@link Token} ({@link TokenCheck}, before
+ * any message is read), it listens on 127.0.0.1 unless given an address, and TLS is used when given a
+ * certificate and key. A trainer that has the token runs code here: its dataset, and any classes it
+ * ships. Give the token only to trainers you would let log in to this machine.
+ */
+public final class WorkerHost implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(WorkerHost.class);
+    /** The largest ring a trainer may ask a host's worker to have. */
+    static final long MOST_RING_BYTES = 1L << 30;
+    /** How long a stopping worker gets to close its dataset, as a local one does. */
+    static final long STOP_GRACE_MILLIS = 2000;
+
+    /**
+     * @param bind     the address to listen on (127.0.0.1 unless told otherwise)
+     * @param port     the port (0: any free one; see {@link #port()})
+     * @param workers  the most workers it runs at once, for all trainers together
+     * @param token    the shared secret
+     * @param tlsCert  a PEM certificate chain for TLS, or null for plain gRPC
+     * @param tlsKey   its PEM private key, or null
+     */
+    public record Settings(String bind, int port, int workers, Token token, Path tlsCert, Path tlsKey) {
+        public Settings {
+            if (workers < 1) throw new IllegalArgumentException("--workers must be at least 1, got " + workers);
+            if (port < 0 || port > 65535) throw new IllegalArgumentException("--port must be in [0, 65535], got " + port);
+            if ((tlsCert == null) != (tlsKey == null)) throw new IllegalArgumentException("TLS needs both --tls-cert and --tls-key");
+            java.util.Objects.requireNonNull(token, "token");
+        }
+    }
+
+    private final Settings settings;
+    private final BufferAllocator allocator = new RootAllocator();
+    private final FlightServer server;
+    private final TokenCheck check;
+    private final Semaphore free;
+    private final Path tmpDir = WorkerTmpDir.create();
+    private final AtomicInteger served = new AtomicInteger();
+    private final java.util.Set<ProcessWorker> running = ConcurrentHashMap.newKeySet();
+    private final String name;
+
+    private WorkerHost(Settings s) throws IOException {
+        this.settings = s;
+        this.check = new TokenCheck(s.token());
+        this.free = new Semaphore(s.workers());
+        this.name = hostName() + ":" + s.port();
+        Location where = s.tlsCert() != null ? Location.forGrpcTls(s.bind(), s.port()) : Location.forGrpcInsecure(s.bind(), s.port());
+        Consumer<NettyServerBuilder> guard = b -> b.intercept(check);
+        FlightServer.Builder b = FlightServer.builder(allocator, where, new Producer())
+                .maxInboundMessageSize(Integer.MAX_VALUE)
+                .transportHint("grpc.builderConsumer", guard);
+        if (s.tlsCert() != null) b.useTls(s.tlsCert().toFile(), s.tlsKey().toFile());
+        this.server = b.build().start();
+    }
+
+    /** Starts a host; it serves until {@link #close()}. */
+    public static WorkerHost start(Settings s) throws IOException {
+        WorkerHost h = new WorkerHost(s);
+        LOG.info("ringloader worker-host: serving up to {} workers on {}://{}:{} ({})", s.workers(), s.tlsCert() != null ? "grpc+tls" : "grpc",
+                s.bind(), h.port(), s.tlsCert() != null ? "TLS" : "no TLS: use it on a trusted network or loopback only");
+        return h;
+    }
+
+    public int port() {
+        return server.getPort();
+    }
+
+    /** Calls refused for a missing or wrong token so far. */
+    public long refusedCalls() {
+        return check.refused();
+    }
+
+    /** Workers started for trainers so far. */
+    public int workersServed() {
+        return served.get();
+    }
+
+    public void awaitTermination() throws InterruptedException {
+        server.awaitTermination();
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        running.forEach(w -> w.stop(0));
+        server.shutdown();
+        if (!server.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS)) server.close();
+        WorkerTmpDir.delete(tmpDir);
+        try {
+            allocator.close();
+        } catch (IllegalStateException held) {
+            // gRPC still holds buffers of calls that were cut off; they go with this JVM
+            LOG.debug("ringloader worker-host: {}", held.getMessage());
+        }
+    }
+
+    private static String hostName() {
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            return "localhost";
+        }
+    }
+
+    private final class Producer extends NoOpFlightProducer {
+        @Override
+        public void doAction(CallContext context, Action action, StreamListener<Result> listener) {
+            if (!action.getType().equals(HostProtocol.INFO_ACTION)) {
+                listener.onError(CallStatus.UNIMPLEMENTED.withDescription("ringloader worker-host has no action " + action.getType()).toRuntimeException());
+                return;
+            }
+            listener.onNext(new Result(("workers=" + settings.workers() + "\nhost=" + name).getBytes(StandardCharsets.UTF_8)));
+            listener.onCompleted();
+        }
+
+        @Override
+        public void doExchange(CallContext context, FlightStream reader, ServerStreamListener writer) {
+            if (!free.tryAcquire()) {
+                writer.error(CallStatus.RESOURCE_EXHAUSTED.withDescription("ringloader worker-host " + name + " runs its most workers ("
+                        + settings.workers() + ", --workers)").toRuntimeException());
+                return;
+            }
+            ProcessWorker worker = null;
+            try {
+                HostProtocol.Open open;
+                try {
+                    if (!reader.next() || reader.getLatestMetadata() == null) throw new IllegalArgumentException("the call sent no Open message");
+                    open = HostProtocol.Open.decode(bytes(reader.getLatestMetadata()), MOST_RING_BYTES);
+                    worker = ProcessWorker.startHosted(open.config(), open.requestCapacity(), open.batchCapacity(), open.jvmOptions(), tmpDir);
+                } catch (IllegalArgumentException | IllegalStateException | java.io.UncheckedIOException e) {
+                    LOG.warn("ringloader worker-host: refused a worker: {}", e.getMessage());
+                    writer.error(CallStatus.INVALID_ARGUMENT.withDescription("ringloader worker-host " + name + ": " + e.getMessage()).toRuntimeException());
+                    return;
+                }
+                running.add(worker);
+                served.incrementAndGet();
+                LOG.info("ringloader worker-host: started {} for a trainer", worker.describe());
+                put(writer, new HostProtocol.Opened(worker.pid(), name).encode());
+                ProcessWorker w = worker;
+                Thread down = Thread.ofPlatform().daemon().name("ringloader-host-down-" + w.pid()).start(() -> downlink(w, writer, context));
+                Exception failed = null;
+                try {
+                    uplink(w, reader);
+                } catch (Exception e) {
+                    failed = e;
+                }
+                w.signalStop(); // the trainer ended the call, or it broke: the worker's rings close, it leaves its loop
+                down.join(); // before the call is ended: one thread at a time writes to it
+                if (failed != null) throw failed;
+                writer.completed();
+            } catch (Exception e) {
+                if (!context.isCancelled()) LOG.warn("ringloader worker-host: a worker's call failed: {}", e.getMessage());
+                try {
+                    CallStatus status = e instanceof IllegalArgumentException ? CallStatus.INVALID_ARGUMENT : CallStatus.INTERNAL;
+                    writer.error(status.withDescription("ringloader worker-host " + name + ": " + e.getMessage()).toRuntimeException());
+                } catch (RuntimeException already) {
+                    // the call is gone
+                }
+            } finally {
+                if (worker != null) {
+                    running.remove(worker);
+                    worker.stop(STOP_GRACE_MILLIS);
+                    LOG.info("ringloader worker-host: stopped {}", worker.describe());
+                }
+                free.release();
+            }
+        }
+
+        /** The trainer's requests, into the worker's request ring, until the trainer ends the call. */
+        private void uplink(ProcessWorker w, FlightStream reader) throws Exception {
+            SpscRing requests = w.requests();
+            while (reader.next()) {
+                ArrowBuf m = reader.getLatestMetadata();
+                if (m == null) continue;
+                long n = m.readableBytes();
+                MemorySegment record = MemorySegment.ofAddress(m.memoryAddress() + m.readerIndex()).reinterpret(n);
+                String wrong = notARequest(record);
+                if (wrong != null) throw new IllegalArgumentException("the trainer sent " + wrong + "; the call is ended");
+                long pos;
+                while ((pos = requests.claim(n, 100_000_000L)) == SpscRing.NO_SPACE) {
+                    if (!w.isAlive()) return;
+                }
+                MemorySegment.copy(record, 0, requests.payload(pos), 0, n);
+                requests.commit(pos);
+            }
+        }
+
+        /** The worker's records, to the trainer as they are, as fast as the trainer reads them. */
+        private void downlink(ProcessWorker w, ServerStreamListener writer, CallContext context) {
+            SpscRing batches = w.batches();
+            try {
+                while (!context.isCancelled()) {
+                    RingRecord r = batches.read(50_000_000L);
+                    if (r == null) {
+                        if (!w.isAlive()) break;
+                        continue;
+                    }
+                    while (!writer.isReady() && !context.isCancelled()) LockSupport.parkNanos(100_000); // the trainer's back-pressure
+                    long n = r.length();
+                    ArrowBuf buf = allocator.buffer(n);
+                    MemorySegment.copy(r.payload(), 0, MemorySegment.ofAddress(buf.memoryAddress()).reinterpret(n), 0, n);
+                    buf.writerIndex(n);
+                    batches.release(r);
+                    writer.putMetadata(buf); // Flight owns buf now
+                }
+            } catch (RingClosedException closed) {
+                // the worker ended, or was asked to
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (RuntimeException e) {
+                if (!context.isCancelled()) LOG.warn("ringloader worker-host: sending {}'s batches failed: {}", w.describe(), e.toString());
+            }
+        }
+    }
+
+    /** Why {@code r} is not a request a worker can take (its kind, or a length that does not match it), or null. */
+    static String notARequest(MemorySegment r) {
+        if (r.byteSize() < RecordHeader.LENGTH) return "a message of " + r.byteSize() + " bytes, shorter than a request";
+        int kind = r.get(java.lang.foreign.ValueLayout.JAVA_INT, RecordHeader.KIND);
+        int rows = r.get(java.lang.foreign.ValueLayout.JAVA_INT, RecordHeader.ROWS);
+        return switch (kind) {
+            case RecordHeader.BATCH_REQUEST -> rows >= 0 && r.byteSize() == RecordHeader.LENGTH + 8L * rows ? null
+                    : "a batch request of " + rows + " samples in " + r.byteSize() + " bytes";
+            case RecordHeader.STREAM_REQUEST -> r.byteSize() == RecordHeader.LENGTH && rows > 0 ? null
+                    : "a stream request of " + rows + " samples in " + r.byteSize() + " bytes";
+            default -> "a message of kind " + kind + ", not a request";
+        };
+    }
+
+    static byte[] bytes(ArrowBuf m) {
+        byte[] b = new byte[(int) m.readableBytes()];
+        m.getBytes(m.readerIndex(), b);
+        return b;
+    }
+
+    /** Sends {@code message} as a metadata-only Flight message (Flight closes the buffer once it is sent). */
+    private void put(org.apache.arrow.flight.OutboundStreamListener writer, byte[] message) {
+        ArrowBuf buf = allocator.buffer(message.length);
+        buf.setBytes(0, message);
+        buf.writerIndex(message.length);
+        writer.putMetadata(buf);
+    }
+}

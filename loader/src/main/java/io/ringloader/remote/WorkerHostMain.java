@@ -1,0 +1,57 @@
+package io.ringloader.remote;
+
+import java.nio.file.Path;
+
+/**
+ * {@code java -cp <ringloader's class path> io.ringloader.remote.WorkerHostMain --port 7070 --workers 16}:
+ * a worker host from a plain class path, for a container image ({@code ./ringloader worker-host} runs
+ * the same). The token comes from {@code --token-file FILE}, {@code RINGLOADER_TOKEN_FILE} or
+ * {@code RINGLOADER_TOKEN}; never from the command line. Options: {@code --bind ADDRESS} (127.0.0.1),
+ * {@code --tls-cert FILE --tls-key FILE} (PEM; without them, plain gRPC). It prints
+ * {@code ringloader worker-host listening on PORT} once it serves, and serves until killed.
+ */
+public final class WorkerHostMain {
+    private WorkerHostMain() {}
+
+    public static final String USAGE = "worker-host [--port N (7070)] [--workers N (CPUs)] [--bind ADDRESS (127.0.0.1)] [--token-file FILE]"
+            + " [--tls-cert FILE --tls-key FILE]";
+
+    public static void main(String[] args) throws Exception {
+        io.ringloader.os.JvmFlags.require("the worker host");
+        int port = 7070, workers = Runtime.getRuntime().availableProcessors();
+        String bind = "127.0.0.1";
+        Path tokenFile = null, cert = null, key = null;
+        for (int i = 0; i < args.length; i++) {
+            String value = i + 1 < args.length ? args[i + 1] : null;
+            switch (args[i]) {
+                case "--port" -> port = Integer.parseInt(need(value, "--port"));
+                case "--workers" -> workers = Integer.parseInt(need(value, "--workers"));
+                case "--bind" -> bind = need(value, "--bind");
+                case "--token-file" -> tokenFile = Path.of(need(value, "--token-file"));
+                case "--tls-cert" -> cert = Path.of(need(value, "--tls-cert"));
+                case "--tls-key" -> key = Path.of(need(value, "--tls-key"));
+                case "--token" -> throw new IllegalArgumentException("worker-host: a token is never given on the command line (ps shows it to"
+                        + " everyone on this machine): put it in a file and give --token-file FILE, or set " + Token.FILE_ENV);
+                default -> throw new IllegalArgumentException("worker-host: unknown option " + args[i] + "; usage: " + USAGE);
+            }
+            i++;
+        }
+        Token token = tokenFile != null ? Token.ofFile(tokenFile) : Token.fromEnvironment();
+        WorkerHost host = WorkerHost.start(new WorkerHost.Settings(bind, port, workers, token, cert, key));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                host.close();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "ringloader-worker-host-shutdown"));
+        System.out.println("ringloader worker-host listening on " + host.port());
+        System.out.flush();
+        host.awaitTermination();
+    }
+
+    private static String need(String value, String option) {
+        if (value == null) throw new IllegalArgumentException("worker-host: " + option + " needs a value; usage: " + USAGE);
+        return value;
+    }
+}

@@ -1,0 +1,271 @@
+package io.ringloader.it.loader;
+
+import io.ringloader.loader.DataLoader;
+import io.ringloader.loader.LoaderStats;
+import io.ringloader.os.ChildProcess;
+import io.ringloader.os.JavaProcess;
+import io.ringloader.os.Posix;
+import io.ringloader.remote.HostProtocol;
+import io.ringloader.remote.RemoteHost;
+import io.ringloader.remote.Token;
+import io.ringloader.remote.WorkerHost;
+import io.ringloader.remote.WorkerHostMain;
+import io.ringloader.testkit.Isolated;
+import io.ringloader.worker.WorkerMode;
+import org.apache.arrow.flight.Action;
+import org.apache.arrow.flight.CallOption;
+import org.apache.arrow.flight.FlightCallHeaders;
+import org.apache.arrow.flight.FlightClient;
+import org.apache.arrow.flight.FlightDescriptor;
+import org.apache.arrow.flight.FlightRuntimeException;
+import org.apache.arrow.flight.FlightStatusCode;
+import org.apache.arrow.flight.HeaderCallOption;
+import org.apache.arrow.flight.Location;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+/**
+ * Worker hosts on loopback: the batches of workers on hosts are those of local workers, a host killed
+ * mid-epoch is dropped and its batches come from the others, and a host refuses every call that does
+ * not carry the token, and any message that is not what the protocol says, before reading further.
+ */
+@Isolated(timeout = "300s")
+class RemoteWorkersTest {
+    private static final int SAMPLES = 2000, BATCH = 20, BATCHES = SAMPLES / BATCH;
+
+    @TempDir
+    Path tmp;
+    private Token token;
+    private Path tokenFile;
+    private final List<AutoCloseable> cleanup = new ArrayList<>();
+
+    @BeforeEach
+    void token() throws Exception {
+        tokenFile = tmp.resolve("token");
+        byte[] secret = new byte[24];
+        new java.security.SecureRandom().nextBytes(secret);
+        Files.writeString(tokenFile, java.util.Base64.getEncoder().encodeToString(secret) + "\n");
+        token = Token.ofFile(tokenFile);
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        for (int i = cleanup.size() - 1; i >= 0; i--) cleanup.get(i).close();
+    }
+
+    private WorkerHost host(int workers) throws Exception {
+        WorkerHost h = WorkerHost.start(new WorkerHost.Settings("127.0.0.1", 0, workers, token, null, null));
+        cleanup.add(h);
+        return h;
+    }
+
+    private static String uri(WorkerHost h) {
+        return "grpc://127.0.0.1:" + h.port();
+    }
+
+    private static DataLoader.Builder numbers() {
+        return DataLoader.builder(new Datasets.Numbers(SAMPLES)).batchSize(BATCH).shuffle(true).seed(7).prefetchFactor(4);
+    }
+
+    /** Two epochs of 2 local thread workers: what every run with hosts must deliver. */
+    private static List<String> local() {
+        try (DataLoader l = numbers().mode(WorkerMode.THREAD).numWorkers(2).persistentWorkers(true).build()) {
+            List<String> out = new ArrayList<>(Batches.take(l.iterator(), BATCHES));
+            out.addAll(Batches.take(l.iterator(), BATCHES));
+            return out;
+        }
+    }
+
+    private static List<String> twoEpochs(DataLoader l) {
+        List<String> out = new ArrayList<>(Batches.take(l.iterator(), BATCHES));
+        out.addAll(Batches.take(l.iterator(), BATCHES));
+        return out;
+    }
+
+    @Test
+    void batchesBuiltOnTwoHostsAndBesideALocalWorkerAreThoseOfALocalRun() throws Exception {
+        List<String> expected = local();
+        WorkerHost a = host(1), b = host(2);
+        try (DataLoader l = numbers().numWorkers(0).remoteWorkers(uri(a), uri(b)).remoteToken(token).persistentWorkers(true).build()) {
+            assertThat(l.numWorkers()).as("a worker on the first host, two on the second").isEqualTo(3);
+            assertThat(twoEpochs(l)).isEqualTo(expected);
+            LoaderStats s = l.stats();
+            assertThat(s.workers()).hasSize(3).allMatch(w -> w.batches() > 0, "every remote worker built batches");
+        }
+        assertThat(a.workersServed() + b.workersServed()).isEqualTo(3);
+        try (DataLoader l = numbers().numWorkers(1).remoteWorkers(uri(a)).remoteToken(token).persistentWorkers(true).build()) {
+            assertThat(twoEpochs(l)).as("one local process worker and one on a host").isEqualTo(expected);
+            assertThat(l.stats().workers()).allMatch(w -> w.batches() > 0);
+        }
+    }
+
+    @Test
+    void aHostKilledMidEpochIsDroppedAndEveryBatchIsDeliveredOnceInOrder() throws Exception {
+        List<String> expected = local();
+        WorkerHost stays = host(1);
+        ChildProcess doomed = ChildProcess.start("worker host", JavaProcess.command(WorkerHostMain.class.getName(), List.of("-Xmx256m"),
+                List.of("--port", "0", "--workers", "1", "--token-file", tokenFile.toString())));
+        cleanup.add(doomed);
+        doomed.awaitOrDie(() -> doomed.stdoutTail().stream().anyMatch(s -> s.contains("listening on")), 60_000, "listen");
+        String port = doomed.stdoutTail().stream().filter(s -> s.contains("listening on")).findFirst().orElseThrow().replaceAll("\\D+", " ").trim();
+        port = port.substring(port.lastIndexOf(' ') + 1);
+        try (DataLoader l = numbers().numWorkers(0).remoteWorkers("grpc://127.0.0.1:" + port, uri(stays)).remoteToken(token)
+                .persistentWorkers(true).build()) {
+            Iterator<io.ringloader.loader.Batch> it = l.iterator();
+            List<String> got = new ArrayList<>(Batches.take(it, 30));
+            assertThat(Posix.kill(doomed.pid(), Posix.SIGKILL)).isTrue();
+            got.addAll(Batches.take(it, BATCHES));
+            got.addAll(Batches.take(l.iterator(), BATCHES)); // its slot is lost for good: the next epoch asks the other host
+            assertThat(got).as("both epochs, the first host killed after batch 30").isEqualTo(expected);
+        }
+    }
+
+    @Test
+    void callsWithoutTheTokenAndMessagesOutsideTheProtocolAreRefusedAndTheHostServesOn() throws Exception {
+        WorkerHost h = host(1);
+        Location at = Location.forGrpcInsecure("127.0.0.1", h.port());
+        try (BufferAllocator alloc = new RootAllocator(); FlightClient client = FlightClient.builder(alloc, at).build()) {
+            // No token, and a wrong one: refused before any message is read.
+            FlightRuntimeException none = (FlightRuntimeException) catchThrowable(
+                    () -> client.doAction(new Action(HostProtocol.INFO_ACTION)).next());
+            assertThat(none.status().code()).isEqualTo(FlightStatusCode.UNAUTHENTICATED);
+            assertThat(none.getMessage()).contains("no token");
+            Throwable wrong = catchThrowable(() -> RemoteHost.of(uri(h), Token.ofFile(write("an-entirely-wrong-token"))).workers(java.time.Duration.ofSeconds(10)));
+            assertThat(wrong).hasMessageContaining("UNAUTHENTICATED").hasMessageContaining("must share one token");
+            assertThat(exchange(client, null, validOpen()).code()).isEqualTo(FlightStatusCode.UNAUTHENTICATED);
+            assertThat(h.workersServed()).as("no worker started for a call without the token").isZero();
+            assertThat(h.refusedCalls()).isEqualTo(3);
+
+            // Garbage on the port: the connection is dropped.
+            try (Socket s = new Socket("127.0.0.1", h.port())) {
+                s.setSoTimeout(10_000);
+                byte[] junk = new byte[4096];
+                new SplittableRandom(5).nextBytes(junk);
+                OutputStream out = s.getOutputStream();
+                out.write(junk);
+                out.flush();
+                InputStream in = s.getInputStream();
+                long read = 0;
+                while (in.read() >= 0 && read++ < 1 << 20) {
+                    // what the server says before it closes (an HTTP/2 GOAWAY)
+                }
+            } catch (java.net.SocketException reset) {
+                // the host reset the connection: refused as well
+            }
+
+            // With the token: an Open cut short, one that is not ringloader's, and an Open sent again where a request belongs.
+            byte[] open = validOpen();
+            CallStatusAndMessage cut = exchange(client, token, java.util.Arrays.copyOf(open, open.length / 2));
+            assertThat(cut.code()).isEqualTo(FlightStatusCode.INVALID_ARGUMENT);
+            assertThat(cut.message()).contains("passes the end of the message");
+            byte[] foreign = open.clone();
+            foreign[0] = 'G';
+            assertThat(exchange(client, token, foreign).message()).contains("not 0x524c4831");
+            assertThat(h.workersServed()).isZero();
+            CallStatusAndMessage replayed = exchange(client, token, open, open);
+            assertThat(replayed.code()).isEqualTo(FlightStatusCode.INVALID_ARGUMENT);
+            assertThat(replayed.message()).contains("not a request");
+            assertThat(h.workersServed()).as("the replayed call's worker was started, then stopped").isEqualTo(1);
+        }
+        // The host still serves its real trainer.
+        List<String> expected;
+        try (DataLoader l = numbers().numWorkers(0).build()) {
+            expected = Batches.take(l.iterator(), BATCHES);
+        }
+        try (DataLoader l = numbers().numWorkers(0).remoteWorkers(uri(h)).remoteToken(token).build()) {
+            assertThat(Batches.take(l.iterator(), BATCHES)).isEqualTo(expected);
+        }
+    }
+
+    @Test
+    void badAddressesAndMissingTokensAreClearErrors() throws Exception {
+        WorkerHost h = host(1);
+        assertThat(catchThrowable(() -> numbers().remoteWorkers("http://127.0.0.1:" + h.port()).remoteToken(token).build()))
+                .hasMessageContaining("is not a worker host's address; write grpc+tls://HOST:PORT");
+        assertThat(catchThrowable(() -> numbers().remoteWorkers(uri(h)).numWorkers(DataLoader.AUTO).remoteToken(token).build()))
+                .hasMessageContaining("cannot be combined with numWorkers(AUTO)");
+        assertThat(catchThrowable(() -> Token.ofFile(write("short"))))
+                .hasMessageContaining("has 5 bytes; a worker host needs at least 16");
+        ServerSocketPort free = new ServerSocketPort();
+        assertThat(catchThrowable(() -> numbers().remoteWorkers("grpc://127.0.0.1:" + free.port).remoteToken(token).build()))
+                .hasMessageContaining("did not answer").hasMessageContaining("127.0.0.1:" + free.port);
+        assertThat(catchThrowable(() -> WorkerHostMain.main(new String[] {"--token", "x"})))
+                .hasMessageContaining("never given on the command line");
+    }
+
+    /** A port nothing listens on (taken and given back). */
+    private static final class ServerSocketPort {
+        final int port;
+
+        ServerSocketPort() throws java.io.IOException {
+            try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+                port = s.getLocalPort();
+            }
+        }
+    }
+
+    private Path write(String secret) throws java.io.IOException {
+        Path p = Files.createTempFile(tmp, "token", "");
+        Files.writeString(p, secret);
+        return p;
+    }
+
+    /** An Open as a trainer sends it (a worker of {@link Datasets.Numbers}): what a captured call would hold. */
+    private static byte[] validOpen() {
+        return new HostProtocol.Open(64 << 10, 4 << 20, List.of(), io.ringloader.worker.WorkerConfigAccess.of(new Datasets.Numbers(10))).encode();
+    }
+
+    record CallStatusAndMessage(FlightStatusCode code, String message) {}
+
+    /** One DoExchange with {@code messages} sent as metadata, then its end: how the host ended it. */
+    private CallStatusAndMessage exchange(FlightClient client, Token t, byte[]... messages) throws Exception {
+        List<CallOption> options = new ArrayList<>();
+        if (t != null) {
+            FlightCallHeaders headers = new FlightCallHeaders();
+            headers.insert("authorization", "Bearer " + Files.readString(tokenFile).strip());
+            options.add(new HeaderCallOption(headers));
+        }
+        try (BufferAllocator alloc = new RootAllocator();
+             FlightClient.ExchangeReaderWriter call = client.doExchange(FlightDescriptor.command("ringloader.worker".getBytes(StandardCharsets.UTF_8)),
+                     options.toArray(CallOption[]::new))) {
+            for (byte[] m : messages) {
+                ArrowBuf buf = alloc.buffer(m.length);
+                buf.setBytes(0, m);
+                buf.writerIndex(m.length);
+                call.getWriter().putMetadata(buf);
+            }
+            try {
+                while (call.getReader().next()) {
+                    // the host's Opened, for a valid Open
+                }
+                call.getWriter().completed();
+                return new CallStatusAndMessage(FlightStatusCode.OK, "");
+            } catch (FlightRuntimeException e) {
+                return new CallStatusAndMessage(e.status().code(), e.getMessage());
+            }
+        } catch (FlightRuntimeException e) {
+            return new CallStatusAndMessage(e.status().code(), e.getMessage());
+        }
+    }
+
+
+}
