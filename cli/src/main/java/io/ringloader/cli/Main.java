@@ -21,6 +21,9 @@ public final class Main {
               javadoc              the API's javadoc into <module>/target/reports/apidocs (handled by the launcher script)
               notebooks [--save] [--install]
                                    run notebooks/ headless on the Java kernel (handled by the launcher script)
+              worker-host [--port N] [--workers N] [--bind ADDRESS] [--token-file FILE] [--tls-cert FILE --tls-key FILE]
+                                   serve process workers of this machine to trainers on others, over Arrow
+                                   Flight (remoteWorkers); the token from --token-file or RINGLOADER_TOKEN_FILE
               bench ring           GB/s through the shared-memory ring vs memcpy, as JSON lines
               bench --workload W [--workers N] [--mode process|thread|inline]
                                    a workload of docs/benchmarks.md (tiny, wide, cpu, startup, train, resume);
@@ -42,6 +45,7 @@ public final class Main {
             case "ring-demo" -> RingCommands.demo();
             case "aot-train" -> AotTraining.run();
             case "bench" -> bench(rest);
+            case "worker-host" -> io.ringloader.remote.WorkerHostMain.main(rest);
             case "help", "--help", "-h" -> System.out.print(USAGE);
             default -> {
                 System.err.println("ringloader: unknown command '" + args[0] + "'");

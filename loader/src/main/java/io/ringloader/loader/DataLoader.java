@@ -233,7 +233,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         io.ringloader.remote.Token token = b.remoteToken != null ? b.remoteToken : io.ringloader.remote.Token.fromEnvironment();
         List<io.ringloader.remote.RemoteHost> slots = new ArrayList<>();
         for (String uri : b.remoteWorkers) {
-            io.ringloader.remote.RemoteHost host = io.ringloader.remote.RemoteHost.of(uri, token);
+            io.ringloader.remote.RemoteHost host = io.ringloader.remote.RemoteHost.of(uri, token, b.remoteTrust);
             int n = host.workers(Duration.ofSeconds(10));
             for (int i = 0; i < n; i++) slots.add(host);
         }
@@ -645,6 +645,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         private final Map<String, Padding> padding = new LinkedHashMap<>();
         private final List<String> remoteWorkers = new ArrayList<>();
         private io.ringloader.remote.Token remoteToken;
+        private Path remoteTrust;
 
         private Builder(Dataset dataset) {
             if (dataset == null) throw new IllegalArgumentException("dataset is null");
@@ -899,6 +900,15 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         /** The token the worker hosts of {@link #remoteWorkers} share (default: from the environment). */
         public Builder remoteToken(io.ringloader.remote.Token token) {
             this.remoteToken = java.util.Objects.requireNonNull(token, "token");
+            return this;
+        }
+
+        /**
+         * The certificates (PEM) a {@code grpc+tls} worker host's certificate must chain to: your CA's, or a
+         * self-signed host's own (default: the JDK's trusted CAs).
+         */
+        public Builder remoteTls(Path trustedCertificates) {
+            this.remoteTrust = java.util.Objects.requireNonNull(trustedCertificates, "trustedCertificates");
             return this;
         }
 

@@ -22,8 +22,9 @@ import java.util.Iterator;
  *
  * @param uri   where it listens
  * @param token the shared secret
+ * @param trust PEM certificates to trust for {@code grpc+tls} (a private CA's, or the host's own), or null: the JDK's
  */
-public record RemoteHost(URI uri, Token token) {
+public record RemoteHost(URI uri, Token token, java.nio.file.Path trust) {
     public RemoteHost {
         String scheme = uri.getScheme();
         if (!"grpc".equals(scheme) && !"grpc+tls".equals(scheme) && !"grpc+tcp".equals(scheme)) {
@@ -34,8 +35,12 @@ public record RemoteHost(URI uri, Token token) {
     }
 
     public static RemoteHost of(String uri, Token token) {
+        return of(uri, token, null);
+    }
+
+    public static RemoteHost of(String uri, Token token, java.nio.file.Path trust) {
         try {
-            return new RemoteHost(URI.create(uri), token);
+            return new RemoteHost(URI.create(uri), token, trust);
         } catch (IllegalArgumentException e) {
             if (e.getMessage() != null && e.getMessage().startsWith("remoteWorkers")) throw e;
             throw new IllegalArgumentException("remoteWorkers: " + uri + " is not an address (" + e.getMessage() + ")", e);
@@ -63,12 +68,12 @@ public record RemoteHost(URI uri, Token token) {
 
     FlightClient client(BufferAllocator allocator) {
         FlightClient.Builder b = FlightClient.builder(allocator, location()).maxInboundMessageSize(Integer.MAX_VALUE);
-        String trust = System.getProperty("ringloader.remote.trustedCertificates");
         if (tls() && trust != null) {
-            try (var in = java.nio.file.Files.newInputStream(java.nio.file.Path.of(trust))) {
-                b.trustedCertificates(in);
+            try {
+                // Read now: Flight reads the stream only when the client is built.
+                b.trustedCertificates(new java.io.ByteArrayInputStream(java.nio.file.Files.readAllBytes(trust)));
             } catch (java.io.IOException e) {
-                throw new IllegalArgumentException("cannot read -Dringloader.remote.trustedCertificates=" + trust + ": " + e.getMessage(), e);
+                throw new IllegalArgumentException("remoteTls: cannot read " + trust + ": " + e.getMessage(), e);
             }
         }
         return b.build();

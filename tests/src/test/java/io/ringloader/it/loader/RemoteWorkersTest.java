@@ -197,6 +197,32 @@ class RemoteWorkersTest {
     }
 
     @Test
+    void overTlsTheTrainerGetsItsBatchesFromAHostWhoseCertificateItTrusts() throws Exception {
+        Path cert = tmp.resolve("host.pem"), key = tmp.resolve("host.key");
+        Process openssl = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", key.toString(), "-out", cert.toString())
+                .redirectErrorStream(true).start();
+        String said = new String(openssl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(openssl.waitFor()).as("openssl: %s", said).isZero();
+        WorkerHost h = WorkerHost.start(new WorkerHost.Settings("127.0.0.1", 0, 1, token, cert, key));
+        cleanup.add(h);
+        List<String> expected;
+        try (DataLoader l = numbers().numWorkers(0).build()) {
+            expected = Batches.take(l.iterator(), BATCHES);
+        }
+        String tls = "grpc+tls://127.0.0.1:" + h.port();
+        try (DataLoader l = numbers().numWorkers(0).remoteWorkers(tls).remoteToken(token).remoteTls(cert).build()) {
+            assertThat(Batches.take(l.iterator(), BATCHES)).isEqualTo(expected);
+        }
+        // Without trusting the certificate, and in plain gRPC against a TLS port: clear errors, no batch.
+        assertThat(catchThrowable(() -> numbers().numWorkers(0).remoteWorkers(tls).remoteToken(token).build()))
+                .hasMessageContaining("did not answer").hasMessageContaining(tls);
+        assertThat(catchThrowable(() -> numbers().numWorkers(0).remoteWorkers(uri(h)).remoteToken(token).build()))
+                .hasMessageContaining("did not answer");
+        assertThat(h.workersServed()).isEqualTo(1);
+    }
+
+    @Test
     void badAddressesAndMissingTokensAreClearErrors() throws Exception {
         WorkerHost h = host(1);
         assertThat(catchThrowable(() -> numbers().remoteWorkers("http://127.0.0.1:" + h.port()).remoteToken(token).build()))
