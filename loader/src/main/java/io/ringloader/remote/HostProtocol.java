@@ -17,9 +17,9 @@ import java.util.List;
  * <pre>
  *   trainer                                   worker host
  *     | -- Open (magic, ring sizes, JVM options, worker config) --> |  starts a process worker of its own
- *     | <-- Opened (magic, the worker's pid, the host's name) ----- |
+ *     | &lt;-- Opened (magic, the worker's pid, the host's name) ----- |
  *     | -- request record --> ... (as the trainer's ring held it)    |  into the worker's request ring
- *     | <-- batch record ... (as the worker's ring held it) -------- |  from the worker's batch ring
+ *     | &lt;-- batch record ... (as the worker's ring held it) -------- |  from the worker's batch ring
  *     | -- (end of stream) -->                                      |  stops the worker
  * </pre>
  *
