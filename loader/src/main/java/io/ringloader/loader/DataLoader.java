@@ -215,7 +215,7 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
             this.nextEpoch = b.resumeFrom.epoch();
         }
         this.reader = new BatchReader(schema, allocator);
-        this.counters = new LoaderCounters(settings.slots(), sizing.startWorkers(), sizing.batchRingBytes());
+        this.counters = new LoaderCounters(settings.slots(), sizing.startWorkers(), sizing.batchRingBytes(), settings::hostOf);
         this.tuner = settings.autotuned() ? new Autotuner(settings, counters) : null;
         OPEN.add(this);
     }

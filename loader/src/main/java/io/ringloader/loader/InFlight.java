@@ -201,7 +201,8 @@ final class InFlight {
         while (!pending[w].isEmpty()) {
             long address = pending[w].peek();
             int to = reassign.slotFor(address);
-            if (to < 0 || to == w || !send(address, to)) break;
+            if (to < 0 || to == w) break;
+            if (!send(address, to)) continue; // that slot was lost meanwhile (its own addresses moved on): ask the next
             pending[w].poll();
             reassign.moved(address, to);
             moved++;

@@ -19,10 +19,15 @@ final class LoaderCounters {
     private final AtomicLongArray workerPids;
     private final long batchRingBytes;
     private final int listed;
+    private final java.util.function.IntFunction<String> hostOf;
 
-    /** {@code listed}: slots stats() names even before a worker of theirs delivered (those a loader starts with). */
-    LoaderCounters(int slots, int listed, long batchRingBytes) {
+    /**
+     * {@code listed}: slots stats() names even before a worker of theirs delivered (those a loader starts with);
+     * {@code hostOf}: where each slot's workers run.
+     */
+    LoaderCounters(int slots, int listed, long batchRingBytes, java.util.function.IntFunction<String> hostOf) {
         this.listed = listed;
+        this.hostOf = hostOf;
         this.workerBatches = new AtomicLongArray(slots);
         this.workerBusy = new AtomicLongArray(slots);
         this.workerPids = new AtomicLongArray(slots);
@@ -92,7 +97,7 @@ final class LoaderCounters {
         for (int w = 0; w < workerBatches.length(); w++) {
             Worker worker = workers == null ? null : workers.apply(w);
             if (worker == null && workerPids.get(w) < 0 && w >= listed) continue; // a slot no worker ever had (an autotuned loader's)
-            per.add(new LoaderStats.WorkerStats(w, worker == null ? workerPids.get(w) : worker.pid(), workerBatches.get(w),
+            per.add(new LoaderStats.WorkerStats(w, hostOf.apply(w), worker == null ? workerPids.get(w) : worker.pid(), workerBatches.get(w),
                     Duration.ofNanos(workerBusy.get(w)), worker == null ? 0 : worker.batches().occupancy(),
                     worker == null ? batchRingBytes : worker.batches().capacity(), worker == null ? -1 : worker.privateMemoryBytes()));
         }

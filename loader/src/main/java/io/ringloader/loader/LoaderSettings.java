@@ -50,6 +50,11 @@ record LoaderSettings(BatchSampler batchSampler, int batchSize, long seed, Worke
         return sizing.maxWorkers() + remote.size();
     }
 
+    /** Where slot {@code slot}'s workers run: "local", or the worker host's name ({@code data-1:7070}). */
+    String hostOf(int slot) {
+        return slot < maxWorkers() ? LoaderStats.LOCAL : remote.get(slot - maxWorkers()).name();
+    }
+
     /** Batches requested ahead per worker at the start. */
     int prefetch() {
         return sizing.prefetch();

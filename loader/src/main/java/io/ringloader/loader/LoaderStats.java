@@ -44,9 +44,34 @@ public record LoaderStats(long batches, long samples, Duration waiting, Duration
         return elapsed.isZero() ? 0 : 100.0 * waiting.toNanos() / elapsed.toNanos();
     }
 
+    /** {@link WorkerStats#host()} of a worker on the trainer's machine. */
+    public static final String LOCAL = "local";
+
+    /** Per worker host ({@link WorkerStats#host()}, "local" for the trainer's own), in the order of the slots. */
+    public java.util.Map<String, HostStats> hosts() {
+        java.util.Map<String, HostStats> by = new java.util.LinkedHashMap<>();
+        for (WorkerStats w : workers) {
+            by.merge(w.host(), new HostStats(w.host(), 1, w.batches(), w.busy()),
+                    (a, b) -> new HostStats(a.host(), a.workers() + 1, a.batches() + b.batches(), a.busy().plus(b.busy())));
+        }
+        return by;
+    }
+
+    /**
+     * One worker host's share of the work.
+     *
+     * @param host    its name ({@code data-1:7070}), or "local"
+     * @param workers its worker slots in this loader
+     * @param batches batches its workers built
+     * @param busy    time they spent building them
+     */
+    public record HostStats(String host, int workers, long batches, Duration busy) {}
+
     /**
      * @param id             worker id
-     * @param pid            the process it runs in; once the workers stopped (after an epoch without
+     * @param host           where it runs: "local" for the trainer's machine, else its worker host ({@code data-1:7070},
+     *                       as given to {@code remoteWorkers})
+     * @param pid            the process it runs in (on its host, for a remote worker); once the workers stopped (after an epoch without
      *                       persistentWorkers), that of the last one of this id that delivered a batch;
      *                       -1 if none did
      * @param batches        batches it built
@@ -59,6 +84,6 @@ public record LoaderStats(long batches, long samples, Duration waiting, Duration
      *                       {@code stats()} call, some tens of microseconds a worker: take stats now and
      *                       then (an epoch, a log line), not for every batch
      */
-    public record WorkerStats(int id, long pid, long batches, Duration busy, long ringBytesInUse, long ringCapacity,
+    public record WorkerStats(int id, String host, long pid, long batches, Duration busy, long ringBytesInUse, long ringCapacity,
                               long privateMemoryBytes) {}
 }

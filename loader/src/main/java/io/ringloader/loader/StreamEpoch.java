@@ -18,7 +18,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * Shard s goes to the active slots in turn (the i-th of them takes shards i, i + n, ...), and batches are delivered round by round, shard by shard: batch 0
  * of shards 0, 1, 2, ..., then batch 1 of each, skipping a shard once it has ended. So the batches and
  * their order are the same for any number of workers and any mode, a stream's state is a position per
- * shard, and a lost worker's shards carry on from there in its successor.
+ * shard, and a lost worker's shards carry on from there in its successor (or, for a worker host that is
+ * gone, in another slot).
  *
  * <p>Requests go out in that same order, up to prefetchFactor per worker ahead; a request past a shard's
  * end (not yet known to have ended) is answered END, and skipped.
@@ -73,13 +74,44 @@ final class StreamEpoch extends Epoch {
         this.dealt = Math.min(taking.length, shards);
         if (loader.tuner() != null) loader.tuner().newEpoch();
         int flags = settings.skipFailedSamples() ? RecordHeader.FLAG_SKIP_FAILED_SAMPLES : 0;
-        this.inFlight = new InFlight(this, ws, this::what, true, (worker, seq) -> worker.requestStream(epoch, seq, settings.batchSize(), flags), null);
+        this.inFlight = new InFlight(this, ws, this::what, true, (worker, seq) -> worker.requestStream(epoch, seq, settings.batchSize(), flags),
+                new InFlight.Reassign() {
+                    @Override
+                    public int slotFor(long seq) {
+                        return StreamEpoch.this.slotFor(RecordHeader.streamShard(seq));
+                    }
+
+                    @Override
+                    public void moved(long seq, int slot) {
+                        // slotFor moved the whole shard: its later batches go there too
+                    }
+                });
         // The first address to ask for: the lowest (round, shard) not delivered of a shard not ended.
         long first = Long.MAX_VALUE;
         for (int s = 0; s < shards; s++) if (!ended[s]) first = Math.min(first, delivered[s]);
         this.round = first == Long.MAX_VALUE ? 0 : first;
         refill();
         if (due.isEmpty()) finish();
+    }
+
+    /**
+     * The slot that reads shard {@code s} now: the one it was dealt, unless that is a remote slot whose host
+     * was lost; then the shard moves for the rest of the epoch to the active slot with the fewest batches in
+     * flight, whose worker starts it afresh at the batch due (a batch of a shard is the same whoever builds
+     * it). A lost local slot keeps its shards and its error.
+     */
+    private int slotFor(int s) {
+        int w = slotOf[s];
+        if (inFlight.lost(w) == null || !ws.isRemote(w)) return w;
+        int to = -1;
+        for (int v = 0; v < ws.capacity(); v++) {
+            if (!ws.isActive(v) || inFlight.lost(v) != null) continue;
+            if (to < 0 || inFlight.pending(v).size() < inFlight.pending(to).size()) to = v;
+        }
+        if (to < 0) return w;
+        DataLoader.LOG.info("ringloader: shard {} of epoch {} moves from worker {} (its host is lost) to {}", s, epoch, w, ws.get(to).describe());
+        slotOf[s] = to;
+        return to;
     }
 
     private boolean allEnded() {
@@ -104,7 +136,7 @@ final class StreamEpoch extends Epoch {
             }
             if (ended[s] || k < startRound[s]) continue;
             long seq = RecordHeader.streamSeq(s, k);
-            if (!inFlight.send(seq, slotOf[s])) return;
+            if (!inFlight.send(seq, slotFor(s))) return;
             due.add(seq);
         }
     }
@@ -141,7 +173,7 @@ final class StreamEpoch extends Epoch {
         long waitFrom = System.nanoTime();
         while (!due.isEmpty()) {
             long seq = due.peek();
-            int s = RecordHeader.streamShard(seq), w = slotOf[s];
+            int s = RecordHeader.streamShard(seq), w = slotFor(s);
             Worker worker;
             RingRecord r;
             InFlight.Salvaged kept = inFlight.takeSalvaged(seq);
@@ -160,10 +192,12 @@ final class StreamEpoch extends Epoch {
                 }
                 long got = r.payload().get(JAVA_LONG, RecordHeader.SEQ);
                 if (got != seq) {
+                    // A slot that took a lost host's shards builds their batches after its own: kept until due.
+                    if (inFlight.keepEarly(w, worker, got, r)) continue;
                     worker.release(r, false);
                     throw new IllegalStateException(worker.describe() + " sent " + what(got) + " where " + what(seq) + " was due");
                 }
-                inFlight.pending(w).poll();
+                inFlight.pending(w).remove(seq);
             }
             due.poll();
             if (r.payload().get(JAVA_INT, RecordHeader.KIND) == RecordHeader.END) {
@@ -191,7 +225,7 @@ final class StreamEpoch extends Epoch {
         }
         // Every address asked for is answered: the epoch ends when every shard has, or a slot has no worker.
         int gone = inFlight.anyLost();
-        if (gone >= 0) throw fail(inFlight.lost(gone));
+        if (gone >= 0 && !allEnded()) throw fail(inFlight.lost(gone));
         long limit = settings.maxSkipped(samplesDelivered + skippedSamples.size());
         if (skippedSamples.size() > limit) throw fail(tooManySkipped(limit));
         finish();

@@ -1,10 +1,13 @@
 package io.ringloader.remote;
 
+import io.grpc.ManagedChannel;
 import org.apache.arrow.flight.Action;
 import org.apache.arrow.flight.CallOption;
 import org.apache.arrow.flight.CallOptions;
 import org.apache.arrow.flight.FlightCallHeaders;
 import org.apache.arrow.flight.FlightClient;
+import org.apache.arrow.flight.FlightGrpcUtils;
+import org.apache.arrow.flight.grpc.NettyClientBuilder;
 import org.apache.arrow.flight.HeaderCallOption;
 import org.apache.arrow.flight.Location;
 import org.apache.arrow.flight.Result;
@@ -15,6 +18,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Iterator;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A worker host as a trainer names it ({@code grpc+tls://data-1:7070}, or {@code grpc://127.0.0.1:7070} for
@@ -25,6 +29,11 @@ import java.util.Iterator;
  * @param trust PEM certificates to trust for {@code grpc+tls} (a private CA's, or the host's own), or null: the JDK's
  */
 public record RemoteHost(URI uri, Token token, java.nio.file.Path trust) {
+    /** How often each end pings the other while connected: a host that stops answering is lost within these two. */
+    public static final Duration KEEPALIVE = Duration.ofSeconds(10), KEEPALIVE_TIMEOUT = Duration.ofSeconds(5);
+    /** How long a connection to a host may take to be made. */
+    public static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+
     public RemoteHost {
         String scheme = uri.getScheme();
         if (!"grpc".equals(scheme) && !"grpc+tls".equals(scheme) && !"grpc+tcp".equals(scheme)) {
@@ -67,16 +76,25 @@ public record RemoteHost(URI uri, Token token, java.nio.file.Path trust) {
     }
 
     FlightClient client(BufferAllocator allocator) {
-        FlightClient.Builder b = FlightClient.builder(allocator, location()).maxInboundMessageSize(Integer.MAX_VALUE);
+        NettyClientBuilder b = new NettyClientBuilder(allocator, location()).maxInboundMessageSize(Integer.MAX_VALUE);
         if (tls() && trust != null) {
             try {
-                // Read now: Flight reads the stream only when the client is built.
+                // Read now: Flight reads the stream only when the channel is built.
                 b.trustedCertificates(new java.io.ByteArrayInputStream(java.nio.file.Files.readAllBytes(trust)));
             } catch (java.io.IOException e) {
                 throw new IllegalArgumentException("remoteTls: cannot read " + trust + ": " + e.getMessage(), e);
             }
         }
-        return b.build();
+        // A link cut without a reset sends nothing back: without pings, a call would wait on TCP's
+        // retransmissions for many minutes. gRPC's shortest client interval is 10 s; the host allows it.
+        ManagedChannel channel = b.build()
+                .keepAliveTime(KEEPALIVE.toMillis(), TimeUnit.MILLISECONDS)
+                .keepAliveTimeout(KEEPALIVE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
+                .keepAliveWithoutCalls(true)
+                // A host whose link is down drops the connection's first packet too: give up on it as on a refusal.
+                .withOption(io.netty.channel.ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) CONNECT_TIMEOUT.toMillis())
+                .build();
+        return FlightGrpcUtils.createFlightClient(allocator, channel); // closing the client shuts the channel down
     }
 
     /** How many workers the host runs (its --workers), asked of it now; an error naming the host if it does not answer. */

@@ -28,6 +28,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
@@ -82,14 +83,20 @@ public final class WorkerHost implements AutoCloseable {
         this.settings = s;
         this.check = new TokenCheck(s.token());
         this.free = new Semaphore(s.workers());
-        this.name = hostName() + ":" + s.port();
         Location where = s.tlsCert() != null ? Location.forGrpcTls(s.bind(), s.port()) : Location.forGrpcInsecure(s.bind(), s.port());
-        Consumer<NettyServerBuilder> guard = b -> b.intercept(check);
+        // The host pings its trainers as they ping it (RemoteHost.KEEPALIVE): a trainer cut off is noticed,
+        // its call ended and its worker stopped, so that its place is free for the trainer's next epoch.
+        Consumer<NettyServerBuilder> guard = b -> b.intercept(check)
+                .keepAliveTime(RemoteHost.KEEPALIVE.toMillis(), TimeUnit.MILLISECONDS)
+                .keepAliveTimeout(RemoteHost.KEEPALIVE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
+                .permitKeepAliveTime(RemoteHost.KEEPALIVE.toMillis() / 2, TimeUnit.MILLISECONDS)
+                .permitKeepAliveWithoutCalls(true);
         FlightServer.Builder b = FlightServer.builder(allocator, where, new Producer())
                 .maxInboundMessageSize(Integer.MAX_VALUE)
                 .transportHint("grpc.builderConsumer", guard);
         if (s.tlsCert() != null) b.useTls(s.tlsCert().toFile(), s.tlsKey().toFile());
         this.server = b.build().start();
+        this.name = hostName() + ":" + server.getPort(); // the port it got, for --port 0
     }
 
     /** Starts a host; it serves until {@link #close()}. */
@@ -158,7 +165,10 @@ public final class WorkerHost implements AutoCloseable {
                         + settings.workers() + ", --workers)").toRuntimeException());
                 return;
             }
+            // The call ends only after its worker has stopped and its place is free again, so that a trainer
+            // that starts again at once (a next epoch, a rejoin, a new run) finds the place it just left.
             ProcessWorker worker = null;
+            RuntimeException end = null; // null: the call completes
             try {
                 HostProtocol.Open open;
                 try {
@@ -167,7 +177,7 @@ public final class WorkerHost implements AutoCloseable {
                     worker = ProcessWorker.startHosted(open.config(), open.requestCapacity(), open.batchCapacity(), open.jvmOptions(), tmpDir);
                 } catch (IllegalArgumentException | IllegalStateException | java.io.UncheckedIOException e) {
                     LOG.warn("ringloader worker-host: refused a worker: {}", e.getMessage());
-                    writer.error(CallStatus.INVALID_ARGUMENT.withDescription("ringloader worker-host " + name + ": " + e.getMessage()).toRuntimeException());
+                    end = CallStatus.INVALID_ARGUMENT.withDescription("ringloader worker-host " + name + ": " + e.getMessage()).toRuntimeException();
                     return;
                 }
                 running.add(worker);
@@ -185,15 +195,10 @@ public final class WorkerHost implements AutoCloseable {
                 w.signalStop(); // the trainer ended the call, or it broke: the worker's rings close, it leaves its loop
                 down.join(); // before the call is ended: one thread at a time writes to it
                 if (failed != null) throw failed;
-                writer.completed();
             } catch (Exception e) {
                 if (!context.isCancelled()) LOG.warn("ringloader worker-host: a worker's call failed: {}", e.getMessage());
-                try {
-                    CallStatus status = e instanceof IllegalArgumentException ? CallStatus.INVALID_ARGUMENT : CallStatus.INTERNAL;
-                    writer.error(status.withDescription("ringloader worker-host " + name + ": " + e.getMessage()).toRuntimeException());
-                } catch (RuntimeException already) {
-                    // the call is gone
-                }
+                CallStatus status = e instanceof IllegalArgumentException ? CallStatus.INVALID_ARGUMENT : CallStatus.INTERNAL;
+                end = status.withDescription("ringloader worker-host " + name + ": " + e.getMessage()).toRuntimeException();
             } finally {
                 if (worker != null) {
                     running.remove(worker);
@@ -201,6 +206,12 @@ public final class WorkerHost implements AutoCloseable {
                     LOG.info("ringloader worker-host: stopped {}", worker.describe());
                 }
                 free.release();
+                try {
+                    if (end == null) writer.completed();
+                    else writer.error(end);
+                } catch (RuntimeException gone) {
+                    // the trainer already went (cancelled, or its connection is gone)
+                }
             }
         }
 

@@ -122,21 +122,60 @@ class RemoteWorkersTest {
     void aHostKilledMidEpochIsDroppedAndEveryBatchIsDeliveredOnceInOrder() throws Exception {
         List<String> expected = local();
         WorkerHost stays = host(1);
-        ChildProcess doomed = ChildProcess.start("worker host", JavaProcess.command(WorkerHostMain.class.getName(), List.of("-Xmx256m"),
-                List.of("--port", "0", "--workers", "1", "--token-file", tokenFile.toString())));
-        cleanup.add(doomed);
-        doomed.awaitOrDie(() -> doomed.stdoutTail().stream().anyMatch(s -> s.contains("listening on")), 60_000, "listen");
-        String port = doomed.stdoutTail().stream().filter(s -> s.contains("listening on")).findFirst().orElseThrow().replaceAll("\\D+", " ").trim();
-        port = port.substring(port.lastIndexOf(' ') + 1);
-        try (DataLoader l = numbers().numWorkers(0).remoteWorkers("grpc://127.0.0.1:" + port, uri(stays)).remoteToken(token)
+        ChildHost doomed = childHost();
+        try (DataLoader l = numbers().numWorkers(0).remoteWorkers(doomed.uri(), uri(stays)).remoteToken(token)
                 .persistentWorkers(true).build()) {
             Iterator<io.ringloader.loader.Batch> it = l.iterator();
             List<String> got = new ArrayList<>(Batches.take(it, 30));
-            assertThat(Posix.kill(doomed.pid(), Posix.SIGKILL)).isTrue();
+            assertThat(Posix.kill(doomed.process().pid(), Posix.SIGKILL)).isTrue();
             got.addAll(Batches.take(it, BATCHES));
             got.addAll(Batches.take(l.iterator(), BATCHES)); // its slot is lost for good: the next epoch asks the other host
             assertThat(got).as("both epochs, the first host killed after batch 30").isEqualTo(expected);
         }
+    }
+
+    @Test
+    void aStreamsShardsOnAHostKilledMidEpochMoveToTheOtherSlotsAndEveryBatchComesOnceInOrder() throws Exception {
+        DataLoader.Builder stream = DataLoader.builder(new Datasets.RandomStream(333)).batchSize(10).shards(6).seed(3).prefetchFactor(3);
+        List<String> expected;
+        try (DataLoader l = stream.mode(WorkerMode.THREAD).numWorkers(2).persistentWorkers(true).build()) {
+            expected = twoStreamEpochs(l, -1, null);
+        }
+        WorkerHost stays = host(1);
+        ChildHost doomed = childHost();
+        try (DataLoader l = stream.mode(WorkerMode.PROCESS).numWorkers(1).remoteWorkers(doomed.uri(), uri(stays)).remoteToken(token)
+                .persistentWorkers(true).build()) {
+            assertThat(l.numWorkers()).isEqualTo(3);
+            assertThat(twoStreamEpochs(l, 25, () -> Posix.kill(doomed.process().pid(), Posix.SIGKILL)))
+                    .as("a local worker and two hosts, one killed after batch 25 of epoch 0").isEqualTo(expected);
+            assertThat(l.stats().hosts().get(LoaderStats.LOCAL).batches()).isPositive();
+        }
+    }
+
+    /** Every batch of two epochs of a stream; {@code then} runs once after batch {@code after} of the first. */
+    private static List<String> twoStreamEpochs(DataLoader l, int after, Runnable then) {
+        List<String> out = new ArrayList<>();
+        for (int e = 0; e < 2; e++) {
+            Iterator<io.ringloader.loader.Batch> it = l.iterator();
+            while (it.hasNext()) {
+                out.addAll(Batches.take(it, 1));
+                if (e == 0 && out.size() == after) then.run();
+            }
+        }
+        assertThat(out).as("6 shards of 333 samples, 34 batches each, in both epochs").hasSize(2 * 6 * 34);
+        return out;
+    }
+
+    record ChildHost(ChildProcess process, String uri) {}
+
+    /** A worker host of 1 worker in a JVM of its own (to be killed with -9), on loopback. */
+    private ChildHost childHost() throws Exception {
+        ChildProcess p = ChildProcess.start("worker host", JavaProcess.command(WorkerHostMain.class.getName(), List.of("-Xmx256m"),
+                List.of("--port", "0", "--workers", "1", "--token-file", tokenFile.toString())));
+        cleanup.add(p);
+        p.awaitOrDie(() -> p.stdoutTail().stream().anyMatch(s -> s.contains("listening on")), 60_000, "listen");
+        String line = p.stdoutTail().stream().filter(s -> s.contains("listening on")).findFirst().orElseThrow();
+        return new ChildHost(p, "grpc://127.0.0.1:" + line.substring(line.lastIndexOf(' ') + 1).strip());
     }
 
     @Test
