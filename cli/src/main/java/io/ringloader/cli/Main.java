@@ -27,7 +27,8 @@ public final class Main {
               bench ring           GB/s through the shared-memory ring vs memcpy, as JSON lines
               bench --workload W [--workers N] [--mode process|thread|inline]
                                    a workload of docs/benchmarks.md (tiny, wide, cpu, startup, train, resume);
-                                   --peer djl --threads N: DJL's own pipeline on it instead
+                                   --peer djl --threads N: DJL's own pipeline on it instead;
+                                   --remote-hosts N: on N loopback worker hosts, beside 2 local workers
               bench --compare [--publish]
                                    every workload, every mode, 0-4 workers, beside PyTorch's DataLoader
                                    (fork, spawn) and DJL's pipeline; report and charts in bench-results/

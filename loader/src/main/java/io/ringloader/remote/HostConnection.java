@@ -8,6 +8,7 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.locks.LockSupport;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -23,6 +24,8 @@ public final class HostConnection implements AutoCloseable {
     private final FlightClient client;
     private final FlightClient.ExchangeReaderWriter call;
     private final HostProtocol.Opened opened;
+    /** The call has ended: the host ended it, it broke, or the trainer cancelled it. */
+    private volatile boolean ended;
 
     private HostConnection(RemoteHost host, HostProtocol.Open open) {
         this.host = host;
@@ -60,6 +63,14 @@ public final class HostConnection implements AutoCloseable {
 
     /** Sends a record (copied into a buffer that Flight frees once it is on the wire). */
     public void send(MemorySegment record) {
+        // Flight's putMetadata spins on a full core until gRPC's stream takes more; wait here asleep instead
+        // (on a small machine that core is a worker's). A call that has ended is never ready again: the
+        // receiving thread sees it end (a broken connection, or the pings' failure) and says so.
+        while (!ended && !call.getWriter().isReady() && !Thread.currentThread().isInterrupted()) LockSupport.parkNanos(50_000);
+        put(record);
+    }
+
+    private void put(MemorySegment record) {
         long n = record.byteSize();
         ArrowBuf buf = allocator.buffer(n);
         MemorySegment.copy(record, 0, MemorySegment.ofAddress(buf.memoryAddress()).reinterpret(n), 0, n);
@@ -67,8 +78,9 @@ public final class HostConnection implements AutoCloseable {
         call.getWriter().putMetadata(buf);
     }
 
+    /** The Open, sent before the connection is made (a call is not ready until then). */
     private void send(byte[] message) {
-        send(MemorySegment.ofArray(message));
+        put(MemorySegment.ofArray(message));
     }
 
     /**
@@ -76,7 +88,17 @@ public final class HostConnection implements AutoCloseable {
      * ended the call. A broken call throws.
      */
     public MemorySegment next() throws Exception {
-        if (!call.getReader().next()) return null;
+        boolean more;
+        try {
+            more = call.getReader().next();
+        } catch (RuntimeException broken) {
+            ended = true;
+            throw broken;
+        }
+        if (!more) {
+            ended = true;
+            return null;
+        }
         ArrowBuf m = call.getReader().getLatestMetadata();
         if (m == null) return MemorySegment.NULL;
         return MemorySegment.ofAddress(m.memoryAddress() + m.readerIndex()).reinterpret(m.readableBytes());
@@ -93,6 +115,7 @@ public final class HostConnection implements AutoCloseable {
 
     /** Ends the call at once (the host kills its worker). */
     public void cancel() {
+        ended = true;
         try {
             call.getReader().cancel("the trainer stopped this worker", null);
         } catch (RuntimeException gone) {

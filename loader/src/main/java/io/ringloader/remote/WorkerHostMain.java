@@ -13,6 +13,13 @@ import java.nio.file.Path;
 public final class WorkerHostMain {
     private WorkerHostMain() {}
 
+    /**
+     * The JVM options a host runs best with: it only moves bytes between its workers' rings and the network
+     * (its workers are JVMs of their own), and C2's compilations of gRPC's code would take the CPU its workers
+     * need for the first minutes; C1's code moves the bytes as fast (the copies are the JDK's intrinsics).
+     */
+    public static final java.util.List<String> JVM_OPTIONS = java.util.List.of("-XX:TieredStopAtLevel=1");
+
     public static final String USAGE = "worker-host [--port N (7070)] [--workers N (CPUs)] [--bind ADDRESS (127.0.0.1)] [--token-file FILE]"
             + " [--tls-cert FILE --tls-key FILE]";
 

@@ -21,7 +21,7 @@ import java.util.TreeMap;
 
 /**
  * {@code ringloader bench --workload tiny|wide|cpu|cpu-long|wide-long|seq|startup|train|resume [--workers N|auto] [--mode process|thread|inline]}
- * {@code [--consumer-ms X]}:
+ * {@code [--consumer-ms X] [--remote-hosts N]}:
  * the workloads of docs/benchmarks.md, one JSON line per figure.
  */
 public final class LoaderBench {
@@ -37,6 +37,7 @@ public final class LoaderBench {
         String peer = "";
         int threads = 2;
         int djlPrefetch = -1;
+        int remoteHosts = 0;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--workload" -> workload = args[++i];
@@ -53,8 +54,9 @@ public final class LoaderBench {
                 case "--timed-epoch" -> TIMED_EPOCH = Integer.parseInt(args[++i]);
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--djl-prefetch" -> djlPrefetch = Integer.parseInt(args[++i]);
+                case "--remote-hosts" -> remoteHosts = Integer.parseInt(args[++i]);
                 default -> throw new IllegalArgumentException("bench: unknown option " + args[i]
-                        + " (known: --workload tiny|wide|cpu|cpu-long|wide-long|seq|startup|train|resume, --workers N|auto, --consumer-ms X, --mode process|thread|inline, --prefetch K, --pin, --worker-jvm OPTIONS, --peer djl|none, --threads N, --timed-epoch K, --djl-prefetch K)");
+                        + " (known: --workload tiny|wide|cpu|cpu-long|wide-long|seq|startup|train|resume, --workers N|auto, --consumer-ms X, --mode process|thread|inline, --prefetch K, --pin, --worker-jvm OPTIONS, --peer djl|none, --threads N, --timed-epoch K, --djl-prefetch K, --remote-hosts N)");
             }
         }
         if (workload == null) throw new IllegalArgumentException("bench: say which workload: --workload tiny|wide|cpu|cpu-long|wide-long|seq|startup|train|resume");
@@ -68,6 +70,11 @@ public final class LoaderBench {
         if (peer.equals("djl") && !workload.equals("train")) {
             if (!THROUGHPUT.contains(workload)) throw new IllegalArgumentException("bench: DJL's pipeline runs " + THROUGHPUT + " and train, not " + workload);
             System.out.println(DjlPipelineBench.run(workload, dataset(workload), batch(workload), threads));
+            return;
+        }
+        if (remoteHosts > 0) {
+            if (!THROUGHPUT.contains(workload)) throw new IllegalArgumentException("bench: --remote-hosts runs " + THROUGHPUT + ", not " + workload);
+            RemoteBench.run(impl, workload, dataset(workload), batch(workload), remoteHosts);
             return;
         }
         if (autoWorkers) {
@@ -152,7 +159,20 @@ public final class LoaderBench {
 
     /** Epoch 1 warms up (workers stay up), epoch 2 is timed from the first next() to the last batch (--timed-epoch: a later one). */
     static String throughput(String impl, String workload, MapDataset ds, int batch, WorkerMode mode, int workers) {
-        try (DataLoader loader = builder(ds, batch, mode, workers).shuffle(true).seed(42).persistentWorkers(true).build()) {
+        return throughput(impl, workload, ds, batch, mode, workers, b -> b, (l, s) -> "").line();
+    }
+
+    /** A throughput run's JSON line, its timed epoch's rate and checksum. */
+    record Throughput(String line, double rate, long checksum) {}
+
+    /**
+     * {@link #throughput(String, String, MapDataset, int, WorkerMode, int)} with {@code more} applied to the
+     * builder, and {@code extra} JSON fields (",\"k\":v") taken from the loader after its timed epoch.
+     */
+    static Throughput throughput(String impl, String workload, MapDataset ds, int batch, WorkerMode mode, int workers,
+                                 java.util.function.UnaryOperator<DataLoader.Builder> more,
+                                 java.util.function.BiFunction<DataLoader, Measured, String> extraFields) {
+        try (DataLoader loader = more.apply(builder(ds, batch, mode, workers)).shuffle(true).seed(42).persistentWorkers(true).build()) {
             // Epoch 1 is timed as well: its rate beside the timed epoch's is the warm-up a short job sees.
             Measured first = epoch("epoch 1", workload, loader);
             for (int e = 2; e < TIMED_EPOCH; e++) consume(workload, loader);
@@ -164,8 +184,11 @@ public final class LoaderBench {
             extra += String.format(Locale.ROOT, ",\"epoch1_samples_per_s\":%.1f", first.rate());
             if (rss >= 0) extra += ",\"worker_rss_mib\":" + rss;
             if (TIMED_EPOCH != 2) extra += ",\"timed_epoch\":" + TIMED_EPOCH;
-            return String.format(Locale.ROOT, "{\"impl\":\"%s\",\"workload\":\"%s\",\"workers\":%d,\"samples_per_s\":%.1f%s,\"check\":%d,\"stall_pct\":%.1f}",
-                    impl, workload, mode == WorkerMode.INLINE ? 0 : workers, timed.rate(), extra, timed.checksum(), loader.stats().stallPercent());
+            extra += extraFields.apply(loader, timed);
+            return new Throughput(String.format(Locale.ROOT,
+                    "{\"impl\":\"%s\",\"workload\":\"%s\",\"workers\":%d,\"samples_per_s\":%.1f%s,\"check\":%d,\"stall_pct\":%.1f}",
+                    impl, workload, mode == WorkerMode.INLINE ? 0 : workers, timed.rate(), extra, timed.checksum(), loader.stats().stallPercent()),
+                    timed.rate(), timed.checksum());
         }
     }
 
