@@ -424,10 +424,14 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
         return settings.mode();
     }
 
-    /** The pids of the current worker processes (empty for thread and inline workers, or when none run). */
+    /**
+     * The pids of the current worker processes on this machine (empty for thread and inline workers, or
+     * when none run). Workers on worker hosts are not among them, as their pids are another machine's:
+     * {@link #stats()} names them with their host.
+     */
     public synchronized List<Long> workerPids() {
         if (workers == null || settings.mode() != WorkerMode.PROCESS) return List.of();
-        return workers.list().stream().map(Worker::pid).toList();
+        return workers.list().stream().filter(w -> !(w instanceof io.ringloader.worker.RemoteWorker)).map(Worker::pid).toList();
     }
 
     /** Starts the next epoch; an unfinished previous epoch is abandoned. */

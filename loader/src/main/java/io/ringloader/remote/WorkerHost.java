@@ -160,8 +160,18 @@ public final class WorkerHost implements AutoCloseable {
 
         @Override
         public void doExchange(CallContext context, FlightStream reader, ServerStreamListener writer) {
+            // The Open first, then a place: a caller that never sends its Open holds no worker's place.
+            HostProtocol.Open open;
+            try {
+                if (!reader.next() || reader.getLatestMetadata() == null) throw new IllegalArgumentException("the call sent no Open message");
+                open = HostProtocol.Open.decode(bytes(reader.getLatestMetadata()), MOST_RING_BYTES);
+            } catch (RuntimeException e) {
+                LOG.warn("ringloader worker-host: refused a worker: {}", e.getMessage());
+                endQuietly(writer, CallStatus.INVALID_ARGUMENT.withDescription("ringloader worker-host " + name + ": " + e.getMessage()).toRuntimeException());
+                return;
+            }
             if (!free.tryAcquire()) {
-                writer.error(CallStatus.RESOURCE_EXHAUSTED.withDescription("ringloader worker-host " + name + " runs its most workers ("
+                endQuietly(writer, CallStatus.RESOURCE_EXHAUSTED.withDescription("ringloader worker-host " + name + " runs its most workers ("
                         + settings.workers() + ", --workers)").toRuntimeException());
                 return;
             }
@@ -170,10 +180,7 @@ public final class WorkerHost implements AutoCloseable {
             ProcessWorker worker = null;
             RuntimeException end = null; // null: the call completes
             try {
-                HostProtocol.Open open;
                 try {
-                    if (!reader.next() || reader.getLatestMetadata() == null) throw new IllegalArgumentException("the call sent no Open message");
-                    open = HostProtocol.Open.decode(bytes(reader.getLatestMetadata()), MOST_RING_BYTES);
                     worker = ProcessWorker.startHosted(open.config(), open.requestCapacity(), open.batchCapacity(), open.jvmOptions(), tmpDir);
                 } catch (IllegalArgumentException | IllegalStateException | java.io.UncheckedIOException e) {
                     LOG.warn("ringloader worker-host: refused a worker: {}", e.getMessage());
@@ -206,12 +213,23 @@ public final class WorkerHost implements AutoCloseable {
                     LOG.info("ringloader worker-host: stopped {}", worker.describe());
                 }
                 free.release();
-                try {
-                    if (end == null) writer.completed();
-                    else writer.error(end);
-                } catch (RuntimeException gone) {
-                    // the trainer already went (cancelled, or its connection is gone)
+                if (end == null) {
+                    try {
+                        writer.completed();
+                    } catch (RuntimeException gone) {
+                        // the trainer already went (cancelled, or its connection is gone)
+                    }
+                } else {
+                    endQuietly(writer, end);
                 }
+            }
+        }
+
+        private static void endQuietly(ServerStreamListener writer, RuntimeException status) {
+            try {
+                writer.error(status);
+            } catch (RuntimeException gone) {
+                // the trainer already went (cancelled, or its connection is gone)
             }
         }
 

@@ -115,6 +115,8 @@ class RemoteWorkersTest {
         try (DataLoader l = numbers().numWorkers(1).remoteWorkers(uri(a)).remoteToken(token).persistentWorkers(true).build()) {
             assertThat(twoEpochs(l)).as("one local process worker and one on a host").isEqualTo(expected);
             assertThat(l.stats().workers()).allMatch(w -> w.batches() > 0);
+            assertThat(l.stats().workers()).extracting(LoaderStats.WorkerStats::host).containsExactly(LoaderStats.LOCAL, "127.0.0.1:" + a.port());
+            assertThat(l.workerPids()).as("this machine's worker processes only").containsExactly(l.stats().workers().get(0).pid());
         }
     }
 
@@ -225,13 +227,21 @@ class RemoteWorkersTest {
             assertThat(replayed.message()).contains("not a request");
             assertThat(h.workersServed()).as("the replayed call's worker was started, then stopped").isEqualTo(1);
         }
-        // The host still serves its real trainer.
+        // The host still serves its real trainer, while a call with the token that never sends its Open
+        // stays open beside it (it holds none of the host's one place).
         List<String> expected;
         try (DataLoader l = numbers().numWorkers(0).build()) {
             expected = Batches.take(l.iterator(), BATCHES);
         }
-        try (DataLoader l = numbers().numWorkers(0).remoteWorkers(uri(h)).remoteToken(token).build()) {
-            assertThat(Batches.take(l.iterator(), BATCHES)).isEqualTo(expected);
+        FlightCallHeaders headers = new FlightCallHeaders();
+        headers.insert("authorization", "Bearer " + Files.readString(tokenFile).strip());
+        try (BufferAllocator alloc = new RootAllocator(); FlightClient idle = FlightClient.builder(alloc, at).build();
+             FlightClient.ExchangeReaderWriter silent = idle.doExchange(FlightDescriptor.command("ringloader.worker".getBytes(StandardCharsets.UTF_8)),
+                     new HeaderCallOption(headers))) {
+            try (DataLoader l = numbers().numWorkers(0).remoteWorkers(uri(h)).remoteToken(token).build()) {
+                assertThat(Batches.take(l.iterator(), BATCHES)).isEqualTo(expected);
+            }
+            silent.getReader().cancel("the test is done with it", null);
         }
     }
 
