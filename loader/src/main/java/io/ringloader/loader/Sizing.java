@@ -35,11 +35,6 @@ record Sizing(int startWorkers, int maxWorkers, int prefetch, int maxPrefetch, l
     /** The smallest batch ring of a loader whose ringBytes is not set (when its budget allows as much). */
     static final long MIN_RING_BYTES = 4L << 20;
 
-    /** A fixed loader's sizing with the default ring. */
-    static Sizing fixed(int workers, int prefetch, long batchRingBytes, long requestRingBytes) {
-        return new Sizing(workers, workers, prefetch, prefetch, batchRingBytes, requestRingBytes, 0, false, false);
-    }
-
     /**
      * @param mode          the workers' mode
      * @param numWorkers    the builder's numWorkers, {@link DataLoader#AUTO} included
