@@ -36,6 +36,25 @@ public final class Token {
         }
     }
 
+    /**
+     * A new random token (32 bytes, base64) written to {@code file}, readable by its owner only, as
+     * {@code head -c 32 /dev/urandom | base64 > token; chmod 600 token} would; give the file to the trainer
+     * and to every host.
+     */
+    public static Token create(Path file) {
+        byte[] secret = new byte[32];
+        new java.security.SecureRandom().nextBytes(secret);
+        try {
+            Files.deleteIfExists(file);
+            Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+            Files.writeString(file, java.util.Base64.getEncoder().encodeToString(secret) + "\n");
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot write the token file " + file + ": " + e.getMessage(), e);
+        }
+        return ofFile(file);
+    }
+
     /** {@code RINGLOADER_TOKEN_FILE}'s file, else {@code RINGLOADER_TOKEN}; an error saying how to give one if neither is set. */
     public static Token fromEnvironment() {
         String file = System.getenv(FILE_ENV);

@@ -20,6 +20,18 @@ public final class WorkerHostMain {
      */
     public static final java.util.List<String> JVM_OPTIONS = java.util.List.of("-XX:TieredStopAtLevel=1");
 
+    /** The line it prints once it serves, followed by its port. */
+    public static final String LISTENING = "ringloader worker-host listening on ";
+
+    /** The port a host said it listens on, in {@code output} (its standard output's lines), or -1 if it has not said yet. */
+    public static int listeningPort(java.util.List<String> output) {
+        for (String line : output) {
+            int at = line.indexOf(LISTENING);
+            if (at >= 0) return Integer.parseInt(line.substring(at + LISTENING.length()).strip());
+        }
+        return -1;
+    }
+
     public static final String USAGE = "worker-host [--port N (7070)] [--workers N (CPUs)] [--bind ADDRESS (127.0.0.1)] [--token-file FILE]"
             + " [--tls-cert FILE --tls-key FILE]";
 
@@ -52,7 +64,7 @@ public final class WorkerHostMain {
                 Thread.currentThread().interrupt();
             }
         }, "ringloader-worker-host-shutdown"));
-        System.out.println("ringloader worker-host listening on " + host.port());
+        System.out.println(LISTENING + host.port());
         System.out.flush();
         host.awaitTermination();
     }

@@ -13,7 +13,6 @@ import org.apache.arrow.vector.FieldVector;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -43,10 +42,7 @@ final class RemoteBench {
     static void run(String impl, String workload, MapDataset ds, int batch, int hosts) throws Exception {
         Path dir = Files.createTempDirectory("ringloader-bench-");
         Path tokenFile = dir.resolve("token");
-        Files.createFile(tokenFile, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        byte[] secret = new byte[32];
-        new java.security.SecureRandom().nextBytes(secret);
-        Files.writeString(tokenFile, java.util.Base64.getEncoder().encodeToString(secret));
+        Token token = Token.create(tokenFile);
         List<ChildProcess> started = new ArrayList<>();
         try {
             List<String> uris = new ArrayList<>();
@@ -54,11 +50,9 @@ final class RemoteBench {
                 ChildProcess p = ChildProcess.start("worker host " + h, JavaProcess.command(WorkerHostMain.class.getName(), hostJvm(),
                         List.of("--port", "0", "--workers", "1", "--token-file", tokenFile.toString())));
                 started.add(p);
-                p.awaitOrDie(() -> p.stdoutTail().stream().anyMatch(s -> s.contains("listening on")), 60_000, "listen");
-                String line = p.stdoutTail().stream().filter(s -> s.contains("listening on")).findFirst().orElseThrow();
-                uris.add("grpc://127.0.0.1:" + line.substring(line.lastIndexOf(' ') + 1).strip());
+                p.awaitOrDie(() -> WorkerHostMain.listeningPort(p.stdoutTail()) > 0, 60_000, "listen");
+                uris.add("grpc://127.0.0.1:" + WorkerHostMain.listeningPort(p.stdoutTail()));
             }
-            Token token = Token.ofFile(tokenFile);
             boolean wide = LoaderBench.wide(workload);
             if (wide) System.out.println(LoaderBench.memcpyLine(workload));
             LoaderBench.Throughput local = LoaderBench.throughput(impl, workload, ds, batch, WorkerMode.PROCESS, 2, b -> b, (l, m) -> "");

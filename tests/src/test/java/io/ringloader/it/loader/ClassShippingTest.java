@@ -68,9 +68,7 @@ class ClassShippingTest {
                 checkSquares(l);
             }
             // And on a worker host, whose worker gets the classes with the recipe over the network.
-            Path tokenFile = dir.resolve("token");
-            Files.writeString(tokenFile, "a-token-of-the-test-" + System.nanoTime());
-            Token token = Token.ofFile(tokenFile);
+            Token token = Token.create(dir.resolve("token"));
             try (WorkerHost host = WorkerHost.start(new WorkerHost.Settings("127.0.0.1", 0, 1, token, null, null));
                  DataLoader l = DataLoader.builder(cell).batchSize(10).numWorkers(0).remoteWorkers("grpc://127.0.0.1:" + host.port())
                          .remoteToken(token).build()) {

@@ -54,9 +54,7 @@ class RemoteNetnsTest {
     void token() throws Exception {
         assumeTrue(isRoot() && run(10, "ip", "netns", "list").exit() == 0, "ip netns needs root");
         tokenFile = tmp.resolve("token");
-        byte[] secret = new byte[24];
-        new java.security.SecureRandom().nextBytes(secret);
-        Files.writeString(tokenFile, java.util.Base64.getEncoder().encodeToString(secret));
+        Token.create(tokenFile);
     }
 
     @AfterEach
@@ -79,18 +77,16 @@ class RemoteNetnsTest {
         host(stays);
         String[] uris = namespaces.stream().map(n -> "grpc://" + n.address() + ":" + PORT).toArray(String[]::new);
         try (DataLoader l = numbers().numWorkers(0).remoteWorkers(uris).remoteToken(Token.ofFile(tokenFile))
-                .persistentWorkers(true).timeout(Duration.ofSeconds(90)).build()) {
+                // A timeout past the harness's (300 s): only the pings can notice the cut link; without them the test hangs.
+                .persistentWorkers(true).timeout(Duration.ofMinutes(10)).build()) {
             assertThat(l.stats().hosts()).containsOnlyKeys(cut.address() + ":" + PORT, killed.address() + ":" + PORT, stays.address() + ":" + PORT);
             Iterator<Batch> it = l.iterator();
             List<String> epoch0 = new ArrayList<>(Batches.take(it, 30));
             // Down inside the host's namespace: the trainer's route stays, its packets go nowhere, as a pulled cable's.
             assertThat(run(10, "ip", "netns", "exec", cut.name(), "ip", "link", "set", cut.inside(), "down").exit()).isZero();
             assertThat(Posix.kill(killedHost.pid(), Posix.SIGKILL)).isTrue();
-            long cutAt = System.nanoTime();
             epoch0.addAll(Batches.take(it, BATCHES - 30));
-            long noticedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - cutAt);
             assertThat(epoch0).as("epoch 0: a host cut off and one killed after batch 30").isEqualTo(expected.get(0));
-            assertThat(noticedMillis).as("the cut host was noticed by its pings, before the loader's timeout of 90 s").isLessThan(60_000);
 
             // With the link down its host cannot be reached: the epoch is the third host's alone.
             assertThat(Batches.take(l.iterator(), BATCHES)).as("epoch 1").isEqualTo(expected.get(1));
@@ -153,7 +149,7 @@ class RemoteNetnsTest {
                 List.of("--bind", n.address(), "--port", PORT, "--workers", "1", "--token-file", tokenFile.toString())));
         ChildProcess h = ChildProcess.start("worker host in " + n.name(), command); // ip netns exec execs java: the pid is the host's
         hosts.add(h);
-        h.awaitOrDie(() -> h.stdoutTail().stream().anyMatch(s -> s.contains("listening on " + PORT)), 60_000, "listen");
+        h.awaitOrDie(() -> WorkerHostMain.listeningPort(h.stdoutTail()) > 0, 60_000, "listen");
         return h;
     }
 

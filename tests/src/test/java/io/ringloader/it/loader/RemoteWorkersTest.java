@@ -61,10 +61,7 @@ class RemoteWorkersTest {
     @BeforeEach
     void token() throws Exception {
         tokenFile = tmp.resolve("token");
-        byte[] secret = new byte[24];
-        new java.security.SecureRandom().nextBytes(secret);
-        Files.writeString(tokenFile, java.util.Base64.getEncoder().encodeToString(secret) + "\n");
-        token = Token.ofFile(tokenFile);
+        token = Token.create(tokenFile);
     }
 
     @AfterEach
@@ -175,9 +172,8 @@ class RemoteWorkersTest {
         ChildProcess p = ChildProcess.start("worker host", JavaProcess.command(WorkerHostMain.class.getName(), List.of("-Xmx256m"),
                 List.of("--port", "0", "--workers", "1", "--token-file", tokenFile.toString())));
         cleanup.add(p);
-        p.awaitOrDie(() -> p.stdoutTail().stream().anyMatch(s -> s.contains("listening on")), 60_000, "listen");
-        String line = p.stdoutTail().stream().filter(s -> s.contains("listening on")).findFirst().orElseThrow();
-        return new ChildHost(p, "grpc://127.0.0.1:" + line.substring(line.lastIndexOf(' ') + 1).strip());
+        p.awaitOrDie(() -> WorkerHostMain.listeningPort(p.stdoutTail()) > 0, 60_000, "listen");
+        return new ChildHost(p, "grpc://127.0.0.1:" + WorkerHostMain.listeningPort(p.stdoutTail()));
     }
 
     @Test
