@@ -7,40 +7,64 @@ import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.locks.LockSupport;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
- * A trainer's end of one worker's exchange with a worker host ({@link HostProtocol}): sends ring records
- * up, hands the host's records over one at a time. Not thread-safe beyond one sending thread and one
- * receiving thread.
+ * A trainer's end of one worker on a worker host ({@link HostProtocol}): the Flight call that started it,
+ * and its data connection, which carries the ring records both ways. One thread sends, one receives.
+ *
+ * <p>A thread of its own waits on the call. The call carries nothing after its start, but it is what
+ * notices a host that is gone: gRPC's pings ({@link RemoteHost#KEEPALIVE}) go unanswered on a cut link,
+ * where a TCP connection would wait on its retransmissions for many minutes. When the call ends, the
+ * records already received are still read, and then the data connection is closed.
  */
 public final class HostConnection implements AutoCloseable {
     private static final FlightDescriptor WORKER = FlightDescriptor.command("ringloader.worker".getBytes(StandardCharsets.UTF_8));
+    /** How long the records already on their way get to arrive once the call has ended. */
+    private static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private final RemoteHost host;
     private final BufferAllocator allocator = new RootAllocator();
     private final FlightClient client;
     private final FlightClient.ExchangeReaderWriter call;
     private final HostProtocol.Opened opened;
-    /** The call has ended: the host ended it, it broke, or the trainer cancelled it. */
-    private volatile boolean ended;
+    private final DataLink link;
+    private final Thread watch;
+    /** Why the call ended, once it has (null while it runs). */
+    private volatile String callEnd;
+    /** The receiving side has seen the data connection's end. */
+    private volatile boolean received;
 
     private HostConnection(RemoteHost host, HostProtocol.Open open) {
         this.host = host;
         this.client = host.client(allocator);
+        FlightClient.ExchangeReaderWriter c = null;
+        DataLink l = null;
         try {
-            this.call = client.doExchange(WORKER, host.callOptions());
-            send(open.encode());
-            if (!call.getReader().next() || call.getReader().getLatestMetadata() == null) {
+            c = client.doExchange(WORKER, host.callOptions());
+            put(c, open.encode());
+            if (!c.getReader().next() || c.getReader().getLatestMetadata() == null) {
                 throw new IllegalStateException("the worker host at " + host.uri() + " ended the call without starting a worker");
             }
-            this.opened = HostProtocol.Opened.decode(bytes(call.getReader().getLatestMetadata()));
+            this.opened = HostProtocol.Opened.decode(bytes(c.getReader().getLatestMetadata()));
+            try {
+                l = DataLink.connect(host.uri().getHost(), opened.dataPort(), opened.ticket(), host.dataTls(), RemoteHost.CONNECT_TIMEOUT);
+            } catch (IOException e) {
+                throw new IllegalStateException("the worker host at " + host.uri() + " started worker pid " + opened.pid()
+                        + ", but its data port " + opened.dataPort() + " cannot be reached (" + e.getMessage()
+                        + "): a firewall between them must let the host's --data-port through as well as its --port", e);
+            }
         } catch (RuntimeException e) {
-            closeQuietly();
+            closeQuietly(c, null);
             throw e;
         }
+        this.call = c;
+        this.link = l;
+        this.watch = Thread.ofPlatform().daemon().name("ringloader-remote-call-" + host.name()).start(this::watch);
     }
 
     /** Asks {@code host} to start a worker with {@code open}; returns once it did, or throws what the host said. */
@@ -61,47 +85,57 @@ public final class HostConnection implements AutoCloseable {
         return host;
     }
 
-    /** Sends a record (copied into a buffer that Flight frees once it is on the wire). */
-    public void send(MemorySegment record) {
-        // Flight's putMetadata spins on a full core until gRPC's stream takes more; wait here asleep instead
-        // (on a small machine that core is a worker's). A call that has ended is never ready again: the
-        // receiving thread sees it end (a broken connection, or the pings' failure) and says so.
-        while (!ended && !call.getWriter().isReady() && !Thread.currentThread().isInterrupted()) LockSupport.parkNanos(50_000);
-        put(record);
+    /** Sends a record; waits while the host's end is full (its worker's request ring, then TCP's window). */
+    public void send(MemorySegment record) throws IOException {
+        link.write(record);
     }
 
-    private void put(MemorySegment record) {
-        long n = record.byteSize();
-        ArrowBuf buf = allocator.buffer(n);
-        MemorySegment.copy(record, 0, MemorySegment.ofAddress(buf.memoryAddress()).reinterpret(n), 0, n);
-        buf.writerIndex(n);
-        call.getWriter().putMetadata(buf);
+    /** The length of the host's next record, or -1 when the host has ended the connection. A broken one throws. */
+    public int nextLength() throws IOException {
+        try {
+            int n = link.readLength();
+            if (n < 0) received = true;
+            return n;
+        } catch (IOException e) {
+            received = true;
+            throw e;
+        }
     }
 
-    /** The Open, sent before the connection is made (a call is not ready until then). */
-    private void send(byte[] message) {
-        put(MemorySegment.ofArray(message));
+    /** The record whose length {@link #nextLength()} gave, read into {@code into}, which has exactly that size. */
+    public void read(MemorySegment into) throws IOException {
+        try {
+            link.readFully(into);
+        } catch (IOException e) {
+            received = true;
+            throw e;
+        }
     }
 
     /**
-     * The host's next record, in place in Flight's buffer (valid until the next call); null when the host
-     * ended the call. A broken call throws.
+     * Why the host's call ended: waits up to a second for it (a data connection that ends a moment before
+     * its call), then null if the call is still up.
      */
-    public MemorySegment next() throws Exception {
-        boolean more;
+    public String callEnd() {
+        long until = System.nanoTime() + DRAIN_NANOS;
+        while (callEnd == null && System.nanoTime() < until) LockSupport.parkNanos(10_000_000L);
+        return callEnd;
+    }
+
+    private void watch() {
+        String why;
         try {
-            more = call.getReader().next();
-        } catch (RuntimeException broken) {
-            ended = true;
-            throw broken;
+            while (call.getReader().next()) {
+                // the host sends nothing more on the call
+            }
+            why = "the host ended the call";
+        } catch (RuntimeException e) {
+            why = e.getMessage() == null ? e.toString() : e.getMessage();
         }
-        if (!more) {
-            ended = true;
-            return null;
-        }
-        ArrowBuf m = call.getReader().getLatestMetadata();
-        if (m == null) return MemorySegment.NULL;
-        return MemorySegment.ofAddress(m.memoryAddress() + m.readerIndex()).reinterpret(m.readableBytes());
+        callEnd = why;
+        long until = System.nanoTime() + DRAIN_NANOS;
+        while (!received && System.nanoTime() < until) LockSupport.parkNanos(10_000_000L);
+        link.close(); // a receiver still waiting (a cut link: no end ever comes) is woken by the close
     }
 
     /** The trainer is done with this worker: the host stops it and ends the call. */
@@ -113,24 +147,25 @@ public final class HostConnection implements AutoCloseable {
         }
     }
 
-    /** Ends the call at once (the host kills its worker). */
+    /** Ends the call and the connection at once (the host kills its worker). */
     public void cancel() {
-        ended = true;
         try {
             call.getReader().cancel("the trainer stopped this worker", null);
         } catch (RuntimeException gone) {
             // already over
         }
+        link.close();
     }
 
     @Override
     public void close() {
-        closeQuietly();
+        link.close();
+        closeQuietly(call, watch);
     }
 
-    private void closeQuietly() {
+    private void closeQuietly(FlightClient.ExchangeReaderWriter c, Thread watcher) {
         try {
-            if (call != null) call.close();
+            if (c != null) c.close();
         } catch (Exception ignored) {
             // a broken call's close reports its error again
         }
@@ -142,10 +177,23 @@ public final class HostConnection implements AutoCloseable {
             // nothing left to do
         }
         try {
+            if (watcher != null) watcher.join(2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
             allocator.close();
         } catch (RuntimeException leak) {
             // buffers Flight still holds of a broken call: they go with the JVM
         }
+    }
+
+    /** The Open: sent before the connection is made (Flight sends it once it is). */
+    private void put(FlightClient.ExchangeReaderWriter c, byte[] message) {
+        ArrowBuf buf = allocator.buffer(message.length);
+        buf.setBytes(0, message);
+        buf.writerIndex(message.length);
+        c.getWriter().putMetadata(buf);
     }
 
     private static byte[] bytes(ArrowBuf m) {

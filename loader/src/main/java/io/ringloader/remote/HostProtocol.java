@@ -11,29 +11,43 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * What a trainer and a worker host say to each other, over one Flight {@code DoExchange} per worker.
- * Every message is a Flight message with application metadata only:
+ * What a trainer and a worker host say to each other. Each worker is one Flight {@code DoExchange}, which
+ * carries the worker's start and its end, and one data connection of its own, which carries its ring
+ * records. This is the shape of Arrow's Dissociated IPC protocol: the messages that say what to do go
+ * over Flight, the bytes go over a transport that moves them without gRPC's framing (Flight's receive
+ * path copies every byte out of 16 KB HTTP/2 frames, arrow-java#835; here a record goes from the host's
+ * ring to the socket and from the socket into the trainer's ring, with the kernel's two copies only).
  *
  * <pre>
  *   trainer                                   worker host
- *     | -- Open (magic, ring sizes, JVM options, worker config) --> |  starts a process worker of its own
- *     | &lt;-- Opened (magic, the worker's pid, the host's name) ----- |
- *     | -- request record --> ... (as the trainer's ring held it)    |  into the worker's request ring
- *     | &lt;-- batch record ... (as the worker's ring held it) -------- |  from the worker's batch ring
- *     | -- (end of stream) -->                                      |  stops the worker
+ *     | == DoExchange, token in its headers ===================&gt; |  refused here without the token
+ *     | -- Open (magic, ring sizes, JVM options, worker config) --&gt; |  starts a process worker of its own
+ *     | &lt;-- Opened (magic, worker's pid, host's name, data port,   |
+ *     |              a ticket: 32 random bytes for this call)       |
+ *     | == TCP (TLS for grpc+tls) to the data port ================&gt; |
+ *     | -- Hello (data magic, the ticket) ------------------------&gt; |  refused here unless the ticket is a
+ *     | &lt;-- Hello (data magic) ------------------------------------ |  call's, unused; then bound to that call
+ *     | -- [length][request record] ... (as the trainer's ring) --&gt; |  into the worker's request ring
+ *     | &lt;-- [length][batch record] ... (as the worker's ring) ----- |  from the worker's batch ring
+ *     | -- (end of the DoExchange) --&gt;                              |  stops the worker, closes the connection
  * </pre>
  *
  * The records are the rings' own (ringloader's header, then the Arrow batch), byte for byte: a batch from
  * a host is the batch a local worker builds, and the trainer reads it with the same reader. Nothing of a
- * call is read before its token was checked ({@link TokenCheck}); the worker's configuration is read by
- * the worker, and this class decodes only the envelope around it, refusing any length that passes the
- * message's end.
+ * call is read before its token was checked ({@link TokenCheck}), and nothing of a data connection before
+ * its ticket was (the ticket travels inside the authenticated call, is used once, and is forgotten when
+ * its call ends). The worker's configuration is read by the worker; this class decodes only the envelope
+ * around it, refusing any length that passes the message's end.
  */
 public final class HostProtocol {
     private HostProtocol() {}
 
-    /** "RLH1": a message of this protocol, version 1. */
-    static final int MAGIC = 0x524C4831;
+    /** "RLH2": a message of this protocol, version 2 (version 1 carried the records inside the call). */
+    static final int MAGIC = 0x524C4832;
+    /** "RLD2": the first bytes each way on a data connection. */
+    static final int DATA_MAGIC = 0x524C4432;
+    /** The bytes of a data connection's ticket. */
+    static final int TICKET_BYTES = 32;
     /** The Flight action that tells a trainer how many workers a host runs. */
     public static final String INFO_ACTION = "ringloader.info";
 
@@ -80,14 +94,21 @@ public final class HostProtocol {
         }
     }
 
-    /** @param pid the worker's process on the host; @param host the host's name, for messages */
-    public record Opened(long pid, String host) {
+    /**
+     * @param pid      the worker's process on the host
+     * @param host     the host's name, for messages
+     * @param dataPort the port of the host's data connections (on the address the trainer called)
+     * @param ticket   what the trainer shows on its data connection: {@link #TICKET_BYTES} random bytes
+     */
+    public record Opened(long pid, String host, int dataPort, byte[] ticket) {
         public byte[] encode() {
-            ByteArrayOutputStream bytes = new ByteArrayOutputStream(64);
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream(128);
             try (DataOutputStream out = new DataOutputStream(bytes)) {
                 out.writeInt(MAGIC);
                 out.writeLong(pid);
                 writeBytes(out, host.getBytes(StandardCharsets.UTF_8));
+                out.writeInt(dataPort);
+                writeBytes(out, ticket);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
@@ -97,7 +118,12 @@ public final class HostProtocol {
         public static Opened decode(byte[] message) {
             try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(message))) {
                 checkMagic(in.readInt(), "Opened");
-                return new Opened(in.readLong(), new String(readBytes(in), StandardCharsets.UTF_8));
+                Opened o = new Opened(in.readLong(), new String(readBytes(in), StandardCharsets.UTF_8), in.readInt(), readBytes(in));
+                if (o.dataPort() < 1 || o.dataPort() > 65535 || o.ticket().length != TICKET_BYTES) {
+                    throw new IllegalArgumentException("the host's answer names data port " + o.dataPort() + " and a ticket of "
+                            + o.ticket().length + " bytes");
+                }
+                return o;
             } catch (IOException e) {
                 throw new IllegalArgumentException("the host's answer is cut short", e);
             }
@@ -107,7 +133,7 @@ public final class HostProtocol {
     private static void checkMagic(int magic, String what) {
         if (magic != MAGIC) {
             throw new IllegalArgumentException("a " + what + " message starts with 0x" + Integer.toHexString(magic) + ", not 0x"
-                    + Integer.toHexString(MAGIC) + " (ringloader's worker-host protocol 1): another program, or another ringloader version");
+                    + Integer.toHexString(MAGIC) + " (ringloader's worker-host protocol 2): another program, or another ringloader version");
         }
     }
 

@@ -69,6 +69,11 @@ public record RemoteHost(URI uri, Token token, java.nio.file.Path trust) {
         return tls() ? Location.forGrpcTls(uri.getHost(), uri.getPort()) : Location.forGrpcInsecure(uri.getHost(), uri.getPort());
     }
 
+    /** The TLS of its data connections: null for plain grpc. */
+    javax.net.ssl.SSLContext dataTls() {
+        return tls() ? Tls.client(trust) : null;
+    }
+
     CallOption[] callOptions() {
         FlightCallHeaders h = new FlightCallHeaders();
         h.insert(TokenCheck.AUTHORIZATION.name(), token.header());

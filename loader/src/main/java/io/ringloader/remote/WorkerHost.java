@@ -30,7 +30,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
 /**
@@ -59,13 +58,26 @@ public final class WorkerHost implements AutoCloseable {
      * @param token    the shared secret
      * @param tlsCert  a PEM certificate chain for TLS, or null for plain gRPC
      * @param tlsKey   its PEM private key, or null
+     * @param dataPort the port of the workers' data connections (0: any free one; the trainer is told it)
      */
-    public record Settings(String bind, int port, int workers, Token token, Path tlsCert, Path tlsKey) {
+    public record Settings(String bind, int port, int workers, Token token, Path tlsCert, Path tlsKey, int dataPort) {
         public Settings {
             if (workers < 1) throw new IllegalArgumentException("--workers must be at least 1, got " + workers);
             if (port < 0 || port > 65535) throw new IllegalArgumentException("--port must be in [0, 65535], got " + port);
+            if (dataPort < 0 || dataPort > 65535) throw new IllegalArgumentException("--data-port must be in [0, 65535], got " + dataPort);
+            if (dataPort != 0 && dataPort == port) throw new IllegalArgumentException("--data-port must differ from --port (" + port + ")");
             if ((tlsCert == null) != (tlsKey == null)) throw new IllegalArgumentException("TLS needs both --tls-cert and --tls-key");
             java.util.Objects.requireNonNull(token, "token");
+        }
+
+        /** With the data connections on {@code port + 1} (any free port when {@code port} is 0). */
+        public Settings(String bind, int port, int workers, Token token, Path tlsCert, Path tlsKey) {
+            this(bind, port, workers, token, tlsCert, tlsKey, defaultDataPort(port));
+        }
+
+        /** The data port a host on {@code port} uses unless told: the next one (any free one for port 0). */
+        public static int defaultDataPort(int port) {
+            return port == 0 || port == 65535 ? 0 : port + 1;
         }
     }
 
@@ -78,6 +90,7 @@ public final class WorkerHost implements AutoCloseable {
     private final AtomicInteger served = new AtomicInteger();
     private final java.util.Set<ProcessWorker> running = ConcurrentHashMap.newKeySet();
     private final String name;
+    private final DataPort data;
 
     private WorkerHost(Settings s) throws IOException {
         this.settings = s;
@@ -97,13 +110,25 @@ public final class WorkerHost implements AutoCloseable {
         if (s.tlsCert() != null) b.useTls(s.tlsCert().toFile(), s.tlsKey().toFile());
         this.server = b.build().start();
         this.name = hostName() + ":" + server.getPort(); // the port it got, for --port 0
+        try {
+            this.data = new DataPort(s.bind(), s.dataPort(), s.tlsCert() != null ? Tls.server(s.tlsCert(), s.tlsKey()) : null, name);
+        } catch (IOException | RuntimeException e) {
+            try {
+                server.close();
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+            throw new IOException("ringloader worker-host: cannot listen for data connections on " + s.bind() + ":" + s.dataPort()
+                    + " (--data-port): " + e.getMessage(), e);
+        }
     }
 
     /** Starts a host; it serves until {@link #close()}. */
     public static WorkerHost start(Settings s) throws IOException {
         WorkerHost h = new WorkerHost(s);
-        LOG.info("ringloader worker-host: serving up to {} workers on {}://{}:{} ({})", s.workers(), s.tlsCert() != null ? "grpc+tls" : "grpc",
-                s.bind(), h.port(), s.tlsCert() != null ? "TLS" : "no TLS: use it on a trusted network or loopback only");
+        LOG.info("ringloader worker-host: serving up to {} workers on {}://{}:{}, data connections on port {} ({})", s.workers(),
+                s.tlsCert() != null ? "grpc+tls" : "grpc", s.bind(), h.port(), h.dataPort(),
+                s.tlsCert() != null ? "TLS" : "no TLS: use it on a trusted network or loopback only");
         return h;
     }
 
@@ -111,9 +136,19 @@ public final class WorkerHost implements AutoCloseable {
         return server.getPort();
     }
 
+    /** The port of the workers' data connections. */
+    public int dataPort() {
+        return data.port();
+    }
+
     /** Calls refused for a missing or wrong token so far. */
     public long refusedCalls() {
         return check.refused();
+    }
+
+    /** Data connections refused so far: no hello, a ticket that is not a waiting call's, or garbage. */
+    public long refusedDataConnections() {
+        return data.refused();
     }
 
     /** Workers started for trainers so far. */
@@ -128,6 +163,7 @@ public final class WorkerHost implements AutoCloseable {
     @Override
     public void close() throws InterruptedException {
         running.forEach(w -> w.stop(0));
+        data.close();
         server.shutdown();
         if (!server.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS)) server.close();
         WorkerTmpDir.delete(tmpDir);
@@ -190,18 +226,27 @@ public final class WorkerHost implements AutoCloseable {
                 running.add(worker);
                 served.incrementAndGet();
                 LOG.info("ringloader worker-host: started {} for a trainer", worker.describe());
-                put(writer, new HostProtocol.Opened(worker.pid(), name).encode());
+                DataPort.Ticket ticket = data.expect();
+                put(writer, new HostProtocol.Opened(worker.pid(), name, data.port(), ticket.bytes()).encode());
+                DataLink link = data.await(ticket, DataPort.HELLO_TIMEOUT, context::isCancelled);
                 ProcessWorker w = worker;
-                Thread down = Thread.ofPlatform().daemon().name("ringloader-host-down-" + w.pid()).start(() -> downlink(w, writer, context));
-                Exception failed = null;
+                Thread up = Thread.ofPlatform().daemon().name("ringloader-host-up-" + w.pid()).start(() -> uplink(w, link));
+                Thread down = Thread.ofPlatform().daemon().name("ringloader-host-down-" + w.pid()).start(() -> downlink(w, link));
                 try {
-                    uplink(w, reader);
-                } catch (Exception e) {
-                    failed = e;
+                    // The call carries nothing after the Open: it ends when the trainer is done with this
+                    // worker, or is gone (cancelled, or its connection's pings unanswered).
+                    while (reader.next()) {
+                        if (reader.getLatestMetadata() != null) {
+                            throw new IllegalArgumentException("the trainer sent a message on its call after the Open (records go on the data"
+                                    + " connection); the call is ended");
+                        }
+                    }
+                } finally {
+                    w.signalStop(); // the worker's rings close, it leaves its loop, and downlink with it
+                    data.closed(link); // uplink's read ends
+                    up.join();
+                    down.join();
                 }
-                w.signalStop(); // the trainer ended the call, or it broke: the worker's rings close, it leaves its loop
-                down.join(); // before the call is ended: one thread at a time writes to it
-                if (failed != null) throw failed;
             } catch (Exception e) {
                 if (!context.isCancelled()) LOG.warn("ringloader worker-host: a worker's call failed: {}", e.getMessage());
                 CallStatus status = e instanceof IllegalArgumentException ? CallStatus.INVALID_ARGUMENT : CallStatus.INTERNAL;
@@ -233,50 +278,64 @@ public final class WorkerHost implements AutoCloseable {
             }
         }
 
-        /** The trainer's requests, into the worker's request ring, until the trainer ends the call. */
-        private void uplink(ProcessWorker w, FlightStream reader) throws Exception {
+        /** The trainer's requests, from the data connection into the worker's request ring, until either closes. */
+        private void uplink(ProcessWorker w, DataLink link) {
             SpscRing requests = w.requests();
-            while (reader.next()) {
-                ArrowBuf m = reader.getLatestMetadata();
-                if (m == null) continue;
-                long n = m.readableBytes();
-                MemorySegment record = MemorySegment.ofAddress(m.memoryAddress() + m.readerIndex()).reinterpret(n);
-                String wrong = notARequest(record);
-                if (wrong != null) throw new IllegalArgumentException("the trainer sent " + wrong + "; the call is ended");
-                long pos;
-                while ((pos = requests.claim(n, 100_000_000L)) == SpscRing.NO_SPACE) {
-                    if (!w.isAlive()) return;
+            try {
+                int n;
+                while ((n = link.readLength()) >= 0) {
+                    if (n < RecordHeader.LENGTH || n > requests.maxPayload()) {
+                        throw new IllegalArgumentException("a record of " + n + " bytes, not a request for a ring of " + requests.maxPayload());
+                    }
+                    long pos;
+                    while ((pos = requests.claim(n, 100_000_000L)) == SpscRing.NO_SPACE) {
+                        if (!w.isAlive()) return;
+                    }
+                    MemorySegment record = requests.payload(pos).asSlice(0, n);
+                    link.readFully(record);
+                    String wrong = notARequest(record);
+                    if (wrong != null) {
+                        requests.abort(pos);
+                        throw new IllegalArgumentException(wrong);
+                    }
+                    requests.commit(pos);
                 }
-                MemorySegment.copy(record, 0, requests.payload(pos), 0, n);
-                requests.commit(pos);
+            } catch (RingClosedException stopping) {
+                // the worker is stopping
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (IOException | RuntimeException e) {
+                if (link.closedHere()) return; // the call ended
+                // A trainer's records are never wrong: this is not one, or its connection broke. Its worker stops;
+                // the trainer sees its data connection end, and asks another worker for what this one had.
+                LOG.warn("ringloader worker-host: the data connection of {} from {} is ended: {}", w.describe(), link.peer(), e.getMessage());
+                w.signalStop();
+                link.shutdownOutput();
             }
         }
 
-        /** The worker's records, to the trainer as they are, as fast as the trainer reads them. */
-        private void downlink(ProcessWorker w, ServerStreamListener writer, CallContext context) {
+        /** The worker's records, from its batch ring onto the data connection as they are, as fast as the trainer reads them. */
+        private void downlink(ProcessWorker w, DataLink link) {
             SpscRing batches = w.batches();
             try {
-                while (!context.isCancelled()) {
+                while (true) {
                     RingRecord r = batches.read(50_000_000L);
                     if (r == null) {
                         if (!w.isAlive()) break;
                         continue;
                     }
-                    while (!writer.isReady() && !context.isCancelled()) LockSupport.parkNanos(100_000); // the trainer's back-pressure
-                    long n = r.length();
-                    ArrowBuf buf = allocator.buffer(n);
-                    MemorySegment.copy(r.payload(), 0, MemorySegment.ofAddress(buf.memoryAddress()).reinterpret(n), 0, n);
-                    buf.writerIndex(n);
+                    link.write(r.payload()); // waits while the trainer's ring is full: the back-pressure
                     batches.release(r);
-                    writer.putMetadata(buf); // Flight owns buf now
                 }
             } catch (RingClosedException closed) {
                 // the worker ended, or was asked to
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-            } catch (RuntimeException e) {
-                if (!context.isCancelled()) LOG.warn("ringloader worker-host: sending {}'s batches failed: {}", w.describe(), e.toString());
+            } catch (IOException | RuntimeException e) {
+                if (!link.closedHere()) LOG.warn("ringloader worker-host: sending {}'s batches failed: {}", w.describe(), e.toString());
             }
+            // The trainer reads every record sent, then the end: a worker that died here is a worker that died there.
+            link.shutdownOutput();
         }
     }
 

@@ -7,7 +7,8 @@ import java.nio.file.Path;
  * a worker host from a plain class path, for a container image ({@code ./ringloader worker-host} runs
  * the same). The token comes from {@code --token-file FILE}, {@code RINGLOADER_TOKEN_FILE} or
  * {@code RINGLOADER_TOKEN}; never from the command line. Options: {@code --bind ADDRESS} (127.0.0.1),
- * {@code --tls-cert FILE --tls-key FILE} (PEM; without them, plain gRPC). It prints
+ * {@code --tls-cert FILE --tls-key FILE} (PEM; without them, plain gRPC), {@code --data-port N} (the port of
+ * the workers' data connections, which carry the batches: {@code --port} + 1 unless given). It prints
  * {@code ringloader worker-host listening on PORT} once it serves, and serves until killed.
  */
 public final class WorkerHostMain {
@@ -33,13 +34,14 @@ public final class WorkerHostMain {
     }
 
     public static final String USAGE = "worker-host [--port N (7070)] [--workers N (CPUs)] [--bind ADDRESS (127.0.0.1)] [--token-file FILE]"
-            + " [--tls-cert FILE --tls-key FILE]";
+            + " [--tls-cert FILE --tls-key FILE] [--data-port N (--port + 1)]";
 
     public static void main(String[] args) throws Exception {
         io.ringloader.os.JvmFlags.require("the worker host");
         int port = 7070, workers = Runtime.getRuntime().availableProcessors();
         String bind = "127.0.0.1";
         Path tokenFile = null, cert = null, key = null;
+        Integer dataPort = null;
         for (int i = 0; i < args.length; i++) {
             String value = i + 1 < args.length ? args[i + 1] : null;
             switch (args[i]) {
@@ -49,6 +51,7 @@ public final class WorkerHostMain {
                 case "--token-file" -> tokenFile = Path.of(need(value, "--token-file"));
                 case "--tls-cert" -> cert = Path.of(need(value, "--tls-cert"));
                 case "--tls-key" -> key = Path.of(need(value, "--tls-key"));
+                case "--data-port" -> dataPort = Integer.parseInt(need(value, "--data-port"));
                 case "--token" -> throw new IllegalArgumentException("worker-host: a token is never given on the command line (ps shows it to"
                         + " everyone on this machine): put it in a file and give --token-file FILE, or set " + Token.FILE_ENV);
                 default -> throw new IllegalArgumentException("worker-host: unknown option " + args[i] + "; usage: " + USAGE);
@@ -56,7 +59,8 @@ public final class WorkerHostMain {
             i++;
         }
         Token token = tokenFile != null ? Token.ofFile(tokenFile) : Token.fromEnvironment();
-        WorkerHost host = WorkerHost.start(new WorkerHost.Settings(bind, port, workers, token, cert, key));
+        WorkerHost host = WorkerHost.start(new WorkerHost.Settings(bind, port, workers, token, cert, key,
+                dataPort != null ? dataPort : WorkerHost.Settings.defaultDataPort(port)));
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
                 host.close();

@@ -13,18 +13,21 @@ import java.util.List;
 /**
  * A worker on a worker host of another machine ({@code remoteWorkers(...)}): to the trainer, the same
  * rings as any worker, in this process's shared memory. Two threads stand in for the worker: one sends
- * what the trainer writes to the request ring up to the host, the other writes what the host sends into
- * the batch ring, byte for byte; the host's own process worker builds the batches. When the call ends
- * or breaks, the batch ring closes, and the trainer sees a worker that died: the records that arrived
- * before are delivered, the rest are asked of another worker.
+ * what the trainer writes to the request ring up to the host, the other reads what the host sends into
+ * the batch ring, byte for byte; the host's own process worker builds the batches. When the host's end
+ * ends or breaks, the batch ring closes, and the trainer sees a worker that died: the records that
+ * arrived before are delivered, the rest are asked of another worker.
  *
- * <p>Copies of a batch on its way: the host's ring into a Flight buffer, gRPC's frames on both ends, and
- * Flight's buffer into this ring. The trainer then reads it in place, as a local worker's.
+ * <p>Copies of a batch on its way, over plain TCP: the kernel's, from the host's ring into its socket,
+ * and from this one's socket into this ring. The trainer then reads it in place, as a local worker's.
+ * TLS adds its encryption and a 64 KiB buffer on each end.
  */
 public final class RemoteWorker extends Worker {
     private final HostConnection connection;
     private final Thread up, down;
     private volatile String ended;
+    /** The trainer is stopping this worker: the end that follows is its own doing. */
+    private volatile boolean stopping;
 
     private RemoteWorker(int id, Segment segment, HostConnection connection) {
         super(id, segment.shm(), segment.control(), segment.requests(), segment.batches());
@@ -65,34 +68,47 @@ public final class RemoteWorker extends Worker {
                 connection.send(r.payload());
                 requests.release(r);
             }
-        } catch (RingClosedException stopping) {
+        } catch (RingClosedException closed) {
+            stopping = true;
             connection.complete(); // the host stops its worker and ends the call
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (RuntimeException broken) {
-            connection.cancel();
+        } catch (java.io.IOException | RuntimeException broken) {
+            connection.cancel(); // downlink says why
         }
     }
 
     private void downlink(SpscRing batches, String host) {
         try {
-            MemorySegment m;
-            while ((m = connection.next()) != null) {
-                long n = m.byteSize();
-                if (n == 0) continue;
+            int n;
+            while ((n = connection.nextLength()) >= 0) {
+                if (n == 0 || n > batches.maxPayload()) {
+                    throw new java.io.IOException("it sent a record of " + n + " bytes, for a ring of " + batches.maxPayload());
+                }
                 long pos;
                 while ((pos = batches.claim(n, 100_000_000L)) == SpscRing.NO_SPACE) {
-                    // the trainer holds the ring: wait, as a local worker does (Flight stops reading meanwhile)
+                    // the trainer holds the ring: wait, as a local worker does (the host's writes wait meanwhile)
                 }
-                MemorySegment.copy(m, 0, batches.payload(pos), 0, n);
+                try {
+                    connection.read(batches.payload(pos));
+                } catch (java.io.IOException | RuntimeException cut) {
+                    batches.abort(pos);
+                    throw cut;
+                }
                 batches.commit(pos);
             }
-            ended = "was ended by its host " + host;
-        } catch (RingClosedException stopping) {
+            if (stopping) {
+                ended = "was stopped";
+            } else {
+                String why = connection.callEnd();
+                ended = why == null || why.equals("the host ended the call") ? "was ended by its host " + host + " (its log says why)"
+                        : "lost its host " + host + ": " + why;
+            }
+        } catch (RingClosedException closed) {
             ended = "was stopped";
             connection.cancel();
         } catch (Exception e) {
-            ended = "lost its host " + host + ": " + e.getMessage();
+            ended = stopping ? "was stopped" : "lost its host " + host + ": " + java.util.Objects.requireNonNullElse(connection.callEnd(), e.getMessage());
         } finally {
             // The trainer learns at once: what arrived is still read, then the ring says closed.
             batches.close();
@@ -134,6 +150,7 @@ public final class RemoteWorker extends Worker {
 
     @Override
     public void kill() {
+        stopping = true;
         connection.cancel();
         requests.close();
         batches.close();

@@ -11,6 +11,12 @@ import io.ringloader.worker.ProcessWorker;
 import io.ringloader.worker.WorkerMode;
 import org.apache.arrow.vector.FieldVector;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -27,17 +33,12 @@ final class RemoteBench {
     private RemoteBench() {}
 
     /**
-     * The copies of a batch's bytes from a host's worker ring to the trainer's ring (Arrow Java 19's Flight,
-     * metadata-only messages): where each is made and by whom.
+     * The copies of a batch's bytes from a host's worker ring to the trainer's ring (plain TCP): where each
+     * is made and by whom. None is ringloader's own: the sockets read and write the rings' memory.
      */
     static final List<String> COPIES = List.of(
-            "host: worker ring -> Flight ArrowBuf (ringloader's downlink)",
-            "host: ArrowBuf -> protobuf ByteString (Flight, ArrowMessage.asInputStream: ByteString.copyFrom)",
-            "host: ByteString -> Netty buffer (gRPC's marshaller)",
-            "host kernel: send (socket buffer)",
-            "trainer kernel: receive (socket buffer -> Netty buffer)",
-            "trainer: Netty buffer -> Flight ArrowBuf (Flight, GetReadableBuffer.readIntoBuffer)",
-            "trainer: ArrowBuf -> trainer's batch ring (ringloader's downlink)");
+            "host kernel: send (the host's worker ring -> socket buffer; the host's downlink writes from the ring)",
+            "trainer kernel: receive (socket buffer -> the trainer's batch ring; the trainer's downlink reads into the ring)");
 
     static void run(String impl, String workload, MapDataset ds, int batch, int hosts) throws Exception {
         Path dir = Files.createTempDirectory("ringloader-bench-");
@@ -54,20 +55,26 @@ final class RemoteBench {
                 uris.add("grpc://127.0.0.1:" + WorkerHostMain.listeningPort(p.stdoutTail()));
             }
             boolean wide = LoaderBench.wide(workload);
-            if (wide) System.out.println(LoaderBench.memcpyLine(workload));
+            long bytes = batchBytes(ds, batch);
+            double tcp = Double.NaN;
+            if (wide) {
+                System.out.println(LoaderBench.memcpyLine(workload));
+                tcp = tcpGbPerS(bytes);
+                System.out.printf(Locale.ROOT, "{\"impl\":\"tcp-loopback\",\"workload\":\"%s\",\"workers\":0,\"gb_per_s\":%.3f}%n", workload, tcp);
+            }
             LoaderBench.Throughput local = LoaderBench.throughput(impl, workload, ds, batch, WorkerMode.PROCESS, 2, b -> b, (l, m) -> "");
             System.out.println(local.line());
             LoaderBench.Throughput remote = LoaderBench.throughput("ringloader-remote", workload, ds, batch, WorkerMode.PROCESS, 0,
                     b -> b.remoteWorkers(uris.toArray(String[]::new)).remoteToken(token),
                     (l, m) -> String.format(Locale.ROOT, ",\"remote_hosts\":%d,\"host_workers\":%d", hosts, l.numWorkers()));
             System.out.println(remote.line());
-            long bytes = batchBytes(ds, batch);
             double gbs = remote.rate() / batch * bytes / 1e9;
             System.out.printf(Locale.ROOT, "{\"impl\":\"remote-summary\",\"workload\":\"%s\",\"remote_hosts\":%d,\"local_workers\":2,"
-                            + "\"remote_vs_local\":%.3f,\"remote_gb_per_s\":%.3f,\"same_batches\":%b,\"batch_bytes\":%d,\"user_space_copies\":%d,"
-                            + "\"copies\":[%s]}%n",
+                            + "\"remote_vs_local\":%.3f,\"remote_gb_per_s\":%.3f,\"same_batches\":%b,\"batch_bytes\":%d,\"ringloader_copies\":%d,"
+                            + "%s\"copies\":[%s]}%n",
                     workload, hosts, remote.rate() / local.rate(), gbs, remote.checksum() == local.checksum(), bytes,
                     COPIES.stream().filter(c -> !c.contains("kernel")).count(),
+                    wide ? String.format(Locale.ROOT, "\"remote_vs_tcp_loopback\":%.3f,", gbs / tcp) : "",
                     String.join(",", COPIES.stream().map(c -> "\"" + c + "\"").toList()));
         } finally {
             for (ChildProcess p : started) p.close();
@@ -85,6 +92,42 @@ final class RemoteBench {
         String more = System.getProperty("ringloader.bench.hostJvm", "").strip();
         if (!more.isEmpty()) o.addAll(List.of(more.split("\\s+")));
         return o;
+    }
+
+    /**
+     * The physical limit of the remote path on this machine: one TCP connection on loopback carrying
+     * records of {@code recordBytes} from a region of two records into another (as the rings are), in
+     * this JVM, with the kernel's two copies and nothing else.
+     */
+    static double tcpGbPerS(long recordBytes) throws Exception {
+        long total = 4L << 30;
+        try (Arena arena = Arena.ofShared(); ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
+            MemorySegment from = arena.allocate(2 * recordBytes, 4096).fill((byte) 1), into = arena.allocate(2 * recordBytes, 4096);
+            Thread sender = Thread.ofPlatform().start(() -> {
+                try (SocketChannel c = SocketChannel.open(server.getLocalAddress())) {
+                    for (long sent = 0, k = 0; sent < total; sent += recordBytes, k++) {
+                        ByteBuffer b = from.asSlice((k & 1) * recordBytes, recordBytes).asByteBuffer();
+                        while (b.hasRemaining()) c.write(b);
+                    }
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            long got = 0, t0 = System.nanoTime();
+            try (SocketChannel c = server.accept()) {
+                for (long k = 0; got < total; k++) {
+                    ByteBuffer b = into.asSlice((k & 1) * recordBytes, recordBytes).asByteBuffer();
+                    while (b.hasRemaining()) {
+                        int n = c.read(b);
+                        if (n < 0) throw new java.io.EOFException("the sender ended early");
+                        got += n;
+                    }
+                }
+            }
+            double gbs = got / 1e9 / ((System.nanoTime() - t0) / 1e9);
+            sender.join();
+            return gbs;
+        }
     }
 
     /** The bytes of one batch's Arrow buffers (what each copy moves), from one batch built in line. */

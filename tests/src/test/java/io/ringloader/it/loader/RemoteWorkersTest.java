@@ -216,12 +216,8 @@ class RemoteWorkersTest {
             assertThat(cut.message()).contains("passes the end of the message");
             byte[] foreign = open.clone();
             foreign[0] = 'G';
-            assertThat(exchange(client, token, foreign).message()).contains("not 0x524c4831");
+            assertThat(exchange(client, token, foreign).message()).contains("not 0x524c4832");
             assertThat(h.workersServed()).isZero();
-            CallStatusAndMessage replayed = exchange(client, token, open, open);
-            assertThat(replayed.code()).isEqualTo(FlightStatusCode.INVALID_ARGUMENT);
-            assertThat(replayed.message()).contains("not a request");
-            assertThat(h.workersServed()).as("the replayed call's worker was started, then stopped").isEqualTo(1);
         }
         // The host still serves its real trainer, while a call with the token that never sends its Open
         // stays open beside it (it holds none of the host's one place).
@@ -238,6 +234,98 @@ class RemoteWorkersTest {
                 assertThat(Batches.take(l.iterator(), BATCHES)).isEqualTo(expected);
             }
             silent.getReader().cancel("the test is done with it", null);
+        }
+    }
+
+    /**
+     * A data connection is read no further than its hello: garbage, silence, a ticket the host never gave
+     * and a ticket used once already are each refused and counted; the call's own ticket is welcomed; a
+     * second message on the call after its Open ends the call; and the host serves its real trainer on.
+     */
+    @Test
+    void dataConnectionsWithoutTheirCallsTicketAreRefusedAndTheHostServesOn() throws Exception {
+        WorkerHost h = host(1);
+        FlightCallHeaders headers = new FlightCallHeaders();
+        headers.insert("authorization", "Bearer " + Files.readString(tokenFile).strip());
+        try (BufferAllocator alloc = new RootAllocator();
+             FlightClient client = FlightClient.builder(alloc, Location.forGrpcInsecure("127.0.0.1", h.port())).build();
+             FlightClient.ExchangeReaderWriter call = client.doExchange(FlightDescriptor.command("ringloader.worker".getBytes(StandardCharsets.UTF_8)),
+                     new HeaderCallOption(headers))) {
+            putMetadata(alloc, call, validOpen());
+            assertThat(call.getReader().next()).isTrue();
+            ArrowBuf m = call.getReader().getLatestMetadata();
+            byte[] answer = new byte[(int) m.readableBytes()];
+            m.getBytes(m.readerIndex(), answer);
+            HostProtocol.Opened opened = HostProtocol.Opened.decode(answer);
+            assertThat(opened.dataPort()).isEqualTo(h.dataPort());
+
+            byte[] junk = new byte[36];
+            new SplittableRandom(7).nextBytes(junk);
+            assertThat(welcomed(h, junk)).as("garbage").isFalse();
+            assertThat(welcomed(h, new byte[0])).as("a connection closed without a word").isFalse();
+            byte[] wrong = opened.ticket().clone();
+            wrong[31] ^= 1;
+            assertThat(welcomed(h, hello(wrong))).as("a ticket one bit off the call's").isFalse();
+            assertThat(h.refusedDataConnections()).isEqualTo(3);
+            try (Socket real = new Socket("127.0.0.1", h.dataPort())) {
+                real.getOutputStream().write(hello(opened.ticket()));
+                assertThat(answer(real)).as("the call's own ticket").isEqualTo("RLD2");
+                assertThat(welcomed(h, hello(opened.ticket()))).as("the same ticket again (a replayed hello)").isFalse();
+                assertThat(h.refusedDataConnections()).isEqualTo(4);
+                // A message on the call after its Open is outside the protocol: the call is ended, its worker stopped.
+                putMetadata(alloc, call, validOpen());
+                FlightRuntimeException ended = (FlightRuntimeException) catchThrowable(() -> {
+                    while (call.getReader().next()) {
+                        // nothing else comes
+                    }
+                });
+                assertThat(ended.status().code()).isEqualTo(FlightStatusCode.INVALID_ARGUMENT);
+                assertThat(ended.getMessage()).contains("after the Open");
+                assertThat(answer(real)).as("the data connection ends with its call").isNull();
+            }
+        }
+        assertThat(h.workersServed()).isEqualTo(1);
+        List<String> expected;
+        try (DataLoader l = numbers().numWorkers(0).build()) {
+            expected = Batches.take(l.iterator(), BATCHES);
+        }
+        try (DataLoader l = numbers().numWorkers(0).remoteWorkers(uri(h)).remoteToken(token).build()) {
+            assertThat(Batches.take(l.iterator(), BATCHES)).isEqualTo(expected);
+        }
+    }
+
+    private static void putMetadata(BufferAllocator alloc, FlightClient.ExchangeReaderWriter call, byte[] message) {
+        ArrowBuf buf = alloc.buffer(message.length);
+        buf.setBytes(0, message);
+        buf.writerIndex(message.length);
+        call.getWriter().putMetadata(buf);
+    }
+
+    /** A data connection's hello: "RLD2", then the ticket. */
+    private static byte[] hello(byte[] ticket) {
+        byte[] b = new byte[4 + ticket.length];
+        System.arraycopy("RLD2".getBytes(StandardCharsets.US_ASCII), 0, b, 0, 4);
+        System.arraycopy(ticket, 0, b, 4, ticket.length);
+        return b;
+    }
+
+    /** Whether the host answers a data connection that says {@code hello} (and then shuts its sending side). */
+    private static boolean welcomed(WorkerHost h, byte[] hello) throws Exception {
+        try (Socket s = new Socket("127.0.0.1", h.dataPort())) {
+            s.getOutputStream().write(hello);
+            s.shutdownOutput();
+            return answer(s) != null;
+        }
+    }
+
+    /** The host's 4-byte answer on a data connection, or null if it closed it instead. */
+    private static String answer(Socket s) throws Exception {
+        s.setSoTimeout(30_000);
+        try {
+            byte[] b = s.getInputStream().readNBytes(4);
+            return b.length == 4 ? new String(b, StandardCharsets.US_ASCII) : null;
+        } catch (java.net.SocketException reset) {
+            return null;
         }
     }
 
