@@ -34,13 +34,14 @@ import java.util.function.Consumer;
 
 /**
  * A worker host: runs ringloader's own process workers on this machine, over its own rings, for trainers
- * on other machines, and serves their batches over Arrow Flight. Each Flight {@code DoExchange} is one
- * worker ({@link HostProtocol}): the trainer sends its configuration, the host starts a process worker
- * with it, and then moves ring records both ways as they are. The host never reads a dataset itself:
- * the worker does, in a JVM of its own, as a local one would.
+ * on other machines. Each Flight {@code DoExchange} is one worker ({@link HostProtocol}): the trainer
+ * sends its configuration, the host starts a process worker with it, and then moves ring records both
+ * ways as they are, on the worker's data connection ({@link DataPort}). The host never reads a dataset
+ * itself: the worker does, in a JVM of its own, as a local one would.
  *
  * <p>Closed to strangers: every call must carry the shared {@link Token} ({@link TokenCheck}, before
- * any message is read), it listens on 127.0.0.1 unless given an address, and TLS is used when given a
+ * any message is read), every data connection its call's one-time ticket (before anything else is
+ * read), it listens on 127.0.0.1 unless given an address, and TLS is used, for both, when given a
  * certificate and key. A trainer that has the token runs code here: its dataset, and any classes it
  * ships. Give the token only to trainers you would let log in to this machine.
  */
