@@ -41,7 +41,12 @@ public final class HostConnection implements AutoCloseable {
 
     private HostConnection(RemoteHost host, HostProtocol.Open open) {
         this.host = host;
-        this.client = host.client(allocator);
+        try {
+            this.client = host.connectedClient(allocator);
+        } catch (RuntimeException e) {
+            allocator.close();
+            throw e;
+        }
         FlightClient.ExchangeReaderWriter c = null;
         DataLink l = null;
         try {

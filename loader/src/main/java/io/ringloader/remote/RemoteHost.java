@@ -81,6 +81,10 @@ public record RemoteHost(URI uri, Token token, java.nio.file.Path trust) {
     }
 
     FlightClient client(BufferAllocator allocator) {
+        return FlightGrpcUtils.createFlightClient(allocator, channel(allocator)); // closing the client shuts the channel down
+    }
+
+    private ManagedChannel channel(BufferAllocator allocator) {
         NettyClientBuilder b = new NettyClientBuilder(allocator, location()).maxInboundMessageSize(Integer.MAX_VALUE);
         if (tls() && trust != null) {
             try {
@@ -92,14 +96,47 @@ public record RemoteHost(URI uri, Token token, java.nio.file.Path trust) {
         }
         // A link cut without a reset sends nothing back: without pings, a call would wait on TCP's
         // retransmissions for many minutes. gRPC's shortest client interval is 10 s; the host allows it.
-        ManagedChannel channel = b.build()
+        return b.build()
                 .keepAliveTime(KEEPALIVE.toMillis(), TimeUnit.MILLISECONDS)
                 .keepAliveTimeout(KEEPALIVE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
                 .keepAliveWithoutCalls(true)
                 // A host whose link is down drops the connection's first packet too: give up on it as on a refusal.
                 .withOption(io.netty.channel.ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) CONNECT_TIMEOUT.toMillis())
                 .build();
-        return FlightGrpcUtils.createFlightClient(allocator, channel); // closing the client shuts the channel down
+    }
+
+    /**
+     * A client whose connection is made (or has failed) before it is returned. Flight's first message
+     * on a call that is not connected yet waits on a spinning core, for as long as the connection takes
+     * (up to {@link #CONNECT_TIMEOUT} for a host whose link is down, at each epoch's rejoin); here the
+     * wait is asleep. A connection that failed is left to the first call, which says why; one that is
+     * still being made after {@link #CONNECT_TIMEOUT} is an error naming the host.
+     */
+    FlightClient connectedClient(BufferAllocator allocator) {
+        ManagedChannel channel = channel(allocator);
+        try {
+            io.grpc.ConnectivityState state = channel.getState(true);
+            long until = System.nanoTime() + CONNECT_TIMEOUT.toNanos();
+            while (state == io.grpc.ConnectivityState.IDLE || state == io.grpc.ConnectivityState.CONNECTING) {
+                long left = until - System.nanoTime();
+                if (left <= 0) {
+                    throw new IllegalStateException("the worker host at " + uri + " did not answer: no connection within "
+                            + CONNECT_TIMEOUT.toSeconds() + " s (is it running, and is its --port reachable from here?)");
+                }
+                java.util.concurrent.CountDownLatch changed = new java.util.concurrent.CountDownLatch(1);
+                channel.notifyWhenStateChanged(state, changed::countDown);
+                changed.await(left, TimeUnit.NANOSECONDS);
+                state = channel.getState(false);
+            }
+            return FlightGrpcUtils.createFlightClient(allocator, channel);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            channel.shutdownNow();
+            throw new IllegalStateException("interrupted while connecting to " + uri, e);
+        } catch (RuntimeException e) {
+            channel.shutdownNow();
+            throw e;
+        }
     }
 
     /** How many workers the host runs (its --workers), asked of it now; an error naming the host if it does not answer. */
