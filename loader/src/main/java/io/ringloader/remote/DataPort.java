@@ -40,6 +40,8 @@ final class DataPort implements AutoCloseable {
     private final String hostName;
     private final Set<Ticket> waiting = ConcurrentHashMap.newKeySet();
     private final Set<DataLink> open = ConcurrentHashMap.newKeySet();
+    /** Connections still saying their hello: closed with the port, so that none outlives it. */
+    private final Set<SocketChannel> greeting = ConcurrentHashMap.newKeySet();
     private final Semaphore hellos = new Semaphore(MOST_HELLOS);
     private final AtomicLong refused = new AtomicLong();
     private final SecureRandom random = new SecureRandom();
@@ -122,10 +124,12 @@ final class DataPort implements AutoCloseable {
                 refuse(c, String.valueOf(remote(c)), MOST_HELLOS + " connections are already saying their hello");
                 continue;
             }
+            greeting.add(c);
             Thread.ofVirtual().name("ringloader-host-data-hello").start(() -> {
                 try {
                     hello(c);
                 } finally {
+                    greeting.remove(c);
                     hellos.release();
                 }
             });
@@ -188,6 +192,13 @@ final class DataPort implements AutoCloseable {
             // closing anyway
         }
         acceptor.join(2000);
+        for (SocketChannel c : greeting) {
+            try {
+                c.close();
+            } catch (IOException ignored) {
+                // closed anyway
+            }
+        }
         open.forEach(DataLink::close);
         waiting.forEach(t -> t.link().complete(null));
     }

@@ -309,12 +309,12 @@ class RemoteWorkersTest {
         return b;
     }
 
-    /** Whether the host answers a data connection that says {@code hello} (and then shuts its sending side). */
+    /** Whether the host welcomes a data connection that says {@code hello} (and then shuts its sending side). */
     private static boolean welcomed(WorkerHost h, byte[] hello) throws Exception {
         try (Socket s = new Socket("127.0.0.1", h.dataPort())) {
             s.getOutputStream().write(hello);
             s.shutdownOutput();
-            return answer(s) != null;
+            return "RLD2".equals(answer(s)); // not a TLS alert, nor nothing
         }
     }
 
@@ -347,6 +347,9 @@ class RemoteWorkersTest {
         try (DataLoader l = numbers().numWorkers(0).remoteWorkers(tls).remoteToken(token).remoteTls(cert).build()) {
             assertThat(Batches.take(l.iterator(), BATCHES)).isEqualTo(expected);
         }
+        // Its data port speaks TLS only: a hello in the clear is refused (the handshake fails), as is garbage.
+        assertThat(welcomed(h, hello(new byte[32]))).isFalse();
+        assertThat(h.refusedDataConnections()).isEqualTo(1);
         // Without trusting the certificate, and in plain gRPC against a TLS port: clear errors, no batch.
         assertThat(catchThrowable(() -> numbers().numWorkers(0).remoteWorkers(tls).remoteToken(token).build()))
                 .hasMessageContaining("did not answer").hasMessageContaining(tls);
