@@ -1,151 +1,84 @@
 package io.ringloader.remote;
 
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLParameters;
-import javax.net.ssl.SSLSocket;
-import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
-import java.io.EOFException;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.lang.foreign.MemorySegment;
-import java.net.InetSocketAddress;
-import java.net.StandardSocketOptions;
-import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
 import java.time.Duration;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * One worker's data connection ({@link HostProtocol}): ring records both ways, each a 4-byte length and
- * then its bytes. Over plain TCP the socket reads into and writes from the rings' memory itself, so a
- * record is copied by the kernel only. Over TLS a 64 KiB buffer stands between the ring and the
- * encryption. One thread reads and one thread writes; {@link #close()} from any thread ends both.
+ * then its bytes, over one or more TCP connections, its lanes ({@link DataLane}). A record of less than
+ * {@link #SPLIT_BYTES} goes whole on lane 0 (the requests, and most batches); a larger one is cut into
+ * as many equal parts as there are lanes, its length and first part on lane 0, each other part on its
+ * own lane, all at once. Both ends cut a record of a given length the same way.
+ *
+ * <p>Why lanes: each end of one TCP connection is one thread's copy, and the two copies of one
+ * connection go at one pace: while either is preempted, the other soon waits too. With two, a batch's
+ * halves cross side by side, and a core that one copy leaves idle is taken by another (docs/remote.md
+ * has the figures).
+ *
+ * <p>One thread reads and one thread writes; a split record's other parts are read (or written) by
+ * threads of this link's own, one per lane beyond the first and direction, made at the first split record. A lane that
+ * breaks breaks the link: all lanes are closed, and a call returns only once no part is still being
+ * read into (or written from) the caller's record.
  */
 final class DataLink implements AutoCloseable {
-    private static final int BUFFER = 64 << 10;
+    /** Records of at least this many bytes are split over the lanes. */
+    static final int SPLIT_BYTES = 1 << 20;
+    /** The lanes a trainer asks for; a host takes 1 to {@link #MOST_LANES}. */
+    static final int LANES = 2, MOST_LANES = 8;
 
-    private final SocketChannel channel;
-    private final String peer;
-    /** TLS only: the streams over the encrypted socket; null for plain TCP. */
-    private final SSLSocket tls;
-    private final DataInputStream tlsIn;
-    private final DataOutputStream tlsOut;
-    private final byte[] readBuffer, writeBuffer;
-    /** Plain only: the length before each record. */
-    private final ByteBuffer lengthIn = ByteBuffer.allocateDirect(4), lengthOut = ByteBuffer.allocateDirect(4);
-    /** {@link #close()} was called at this end: what fails afterwards is its doing, not news. */
+    private final DataLane[] lanes;
+    /**
+     * lanes.length - 1 threads each (started at the first split record; none for one lane): one set per
+     * direction, so that a part being read never waits behind a part being written, nor the other way.
+     */
+    private final ExecutorService readers, writers;
     private volatile boolean closed;
 
-    private DataLink(SocketChannel channel, SSLSocket tls) throws IOException {
-        this.channel = channel;
-        this.peer = String.valueOf(channel.getRemoteAddress());
-        this.tls = tls;
-        this.tlsIn = tls == null ? null : new DataInputStream(new BufferedInputStream(tls.getInputStream(), BUFFER));
-        this.tlsOut = tls == null ? null : new DataOutputStream(new BufferedOutputStream(tls.getOutputStream(), BUFFER));
-        this.readBuffer = tls == null ? null : new byte[BUFFER];
-        this.writeBuffer = tls == null ? null : new byte[BUFFER];
+    DataLink(DataLane[] lanes) {
+        this.lanes = lanes.clone();
+        this.readers = lanes.length > 1 ? helpers(lanes.length - 1, "ringloader-data-lane-read") : null;
+        this.writers = lanes.length > 1 ? helpers(lanes.length - 1, "ringloader-data-lane-write") : null;
     }
 
-    /**
-     * The trainer's end: connects to {@code host:port}, shows {@code ticket}, and returns once the host
-     * has taken it. {@code tls} null: plain TCP.
-     */
-    static DataLink connect(String host, int port, byte[] ticket, SSLContext tls, Duration timeout) throws IOException {
-        SocketChannel c = SocketChannel.open();
+    private static ExecutorService helpers(int n, String name) {
+        return Executors.newFixedThreadPool(n, r -> Thread.ofPlatform().daemon().name(name).unstarted(r));
+    }
+
+    /** The trainer's end: connects its {@code lanes} lanes to {@code host:port} with the call's {@code ticket}. */
+    static DataLink connect(String host, int port, byte[] ticket, int lanes, SSLContext tls, Duration timeout) throws IOException {
+        DataLane[] made = new DataLane[lanes];
         try {
-            c.setOption(StandardSocketOptions.TCP_NODELAY, true); // a request is a few hundred bytes: send it now
-            c.socket().connect(new InetSocketAddress(host, port), (int) timeout.toMillis());
-            DataLink link = new DataLink(c, tls == null ? null : handshake(c, tls, host, port, true));
-            link.hello(ticket, timeout);
-            return link;
+            for (int i = 0; i < lanes; i++) made[i] = DataLane.connect(host, port, ticket, i, lanes, tls, timeout);
         } catch (IOException | RuntimeException e) {
-            c.close();
+            for (DataLane l : made) if (l != null) l.close();
             throw e;
         }
-    }
-
-    /**
-     * The host's end of a connection just accepted: its TLS handshake (if {@code tls}), then the ticket it
-     * shows, read within {@code timeout}. The caller checks the ticket before anything else is read.
-     */
-    static DataLink accept(SocketChannel c, SSLContext tls, Duration timeout) throws IOException {
-        c.setOption(StandardSocketOptions.TCP_NODELAY, true);
-        c.socket().setSoTimeout((int) timeout.toMillis()); // a caller that says nothing is dropped
-        return new DataLink(c, tls == null ? null : handshake(c, tls, null, 0, false));
-    }
-
-    private static SSLSocket handshake(SocketChannel c, SSLContext tls, String host, int port, boolean client) throws IOException {
-        SSLSocket s = (SSLSocket) tls.getSocketFactory().createSocket(c.socket(), host, port, true);
-        s.setUseClientMode(client);
-        if (client) {
-            SSLParameters p = s.getSSLParameters();
-            p.setEndpointIdentificationAlgorithm("HTTPS"); // the certificate must name the host, as gRPC checks it
-            s.setSSLParameters(p);
-        }
-        s.startHandshake();
-        return s;
-    }
-
-    private void hello(byte[] ticket, Duration timeout) throws IOException {
-        MemorySegment hello = MemorySegment.ofArray(new byte[4 + ticket.length]);
-        hello.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN), 0, HostProtocol.DATA_MAGIC);
-        MemorySegment.copy(MemorySegment.ofArray(ticket), 0, hello, 4, ticket.length);
-        writeRaw(hello);
-        channel.socket().setSoTimeout((int) timeout.toMillis());
-        int answer = readInt(true);
-        channel.socket().setSoTimeout(0);
-        if (answer != HostProtocol.DATA_MAGIC) throw new IOException("the host at " + peer + " answered the data connection with 0x"
-                + Integer.toHexString(answer) + ", not ringloader's worker-host protocol 2");
-    }
-
-    /** The host's end: the hello's magic and ticket, or an IOException saying what came instead. */
-    byte[] readHello() throws IOException {
-        int magic = readInt(true);
-        if (magic == -1) throw new EOFException("it closed the connection without a word");
-        if (magic != HostProtocol.DATA_MAGIC) throw new IOException("it started with 0x" + Integer.toHexString(magic) + ", not ringloader's data magic");
-        byte[] ticket = new byte[HostProtocol.TICKET_BYTES];
-        readFully(MemorySegment.ofArray(ticket));
-        return ticket;
-    }
-
-    /** The host's end: the ticket was good; from now on reads wait as long as they need. */
-    void welcome() throws IOException {
-        channel.socket().setSoTimeout(0);
-        ByteBuffer b = ByteBuffer.allocate(4).putInt(HostProtocol.DATA_MAGIC).flip();
-        writeRaw(MemorySegment.ofBuffer(b));
+        return new DataLink(made);
     }
 
     String peer() {
-        return peer;
+        return lanes[0].peer();
+    }
+
+    int lanes() {
+        return lanes.length;
     }
 
     /** Writes one record: its length, then its bytes. */
     void write(MemorySegment record) throws IOException {
         int n = Math.toIntExact(record.byteSize());
-        if (tls == null) {
-            lengthOut.clear().putInt(n).flip();
-            ByteBuffer[] both = {lengthOut, record.asByteBuffer()};
-            while (both[1].hasRemaining() || lengthOut.hasRemaining()) channel.write(both);
-        } else {
-            tlsOut.writeInt(n);
-            writeRaw(record);
-        }
-    }
-
-    private void writeRaw(MemorySegment bytes) throws IOException {
-        if (tls == null) {
-            ByteBuffer b = bytes.asByteBuffer();
-            while (b.hasRemaining()) channel.write(b);
+        if (!split(n)) {
+            lanes[0].write(n, record);
             return;
         }
-        for (long at = 0, n = bytes.byteSize(); at < n; ) {
-            int k = (int) Math.min(writeBuffer.length, n - at);
-            MemorySegment.copy(bytes, java.lang.foreign.ValueLayout.JAVA_BYTE, at, writeBuffer, 0, k);
-            tlsOut.write(writeBuffer, 0, k);
-            at += k;
-        }
-        tlsOut.flush();
+        parts(record, true);
     }
 
     /**
@@ -153,61 +86,85 @@ final class DataLink implements AutoCloseable {
      * connection cut inside a record is an EOFException.
      */
     int readLength() throws IOException {
-        int n = readInt(false);
-        if (n < -1) throw new IOException("the peer " + peer + " sent a record length of " + n);
-        return n;
+        return lanes[0].readLength();
     }
 
-    /** An int, or -1 at a clean end; through the socket's stream when a read timeout must apply. */
-    private int readInt(boolean timed) throws IOException {
-        if (tls != null) {
-            int first = tlsIn.read();
-            if (first < 0) return -1;
-            return (first << 24) | (tlsIn.readUnsignedByte() << 16) | (tlsIn.readUnsignedShort());
-        }
-        if (timed) {
-            java.io.InputStream in = channel.socket().getInputStream(); // its reads honour the socket's timeout
-            int first = in.read();
-            if (first < 0) return -1;
-            byte[] rest = in.readNBytes(3);
-            if (rest.length < 3) throw new EOFException("the peer " + peer + " closed the connection inside a message");
-            return (first << 24) | ((rest[0] & 0xFF) << 16) | ((rest[1] & 0xFF) << 8) | (rest[2] & 0xFF);
-        }
-        lengthIn.clear();
-        while (lengthIn.hasRemaining()) {
-            if (channel.read(lengthIn) < 0) {
-                if (lengthIn.position() == 0) return -1;
-                throw new EOFException("the peer " + peer + " closed the connection inside a record's length");
-            }
-        }
-        return lengthIn.flip().getInt();
-    }
-
-    /** Reads exactly {@code into}'s bytes (a record's, after its length) into it. */
+    /** Reads the record whose length {@link #readLength()} gave into {@code into}, which has exactly that size. */
     void readFully(MemorySegment into) throws IOException {
-        if (tls == null) {
-            ByteBuffer b = into.asByteBuffer();
-            while (b.hasRemaining()) {
-                if (channel.read(b) < 0) throw new EOFException("the peer " + peer + " closed the connection inside a record");
-            }
+        if (!split(into.byteSize())) {
+            lanes[0].readFully(into);
             return;
         }
-        for (long at = 0, n = into.byteSize(); at < n; ) {
-            int k = (int) Math.min(readBuffer.length, n - at);
-            tlsIn.readFully(readBuffer, 0, k);
-            MemorySegment.copy(readBuffer, 0, into, java.lang.foreign.ValueLayout.JAVA_BYTE, at, k);
-            at += k;
+        parts(into, false);
+    }
+
+    private boolean split(long n) {
+        return lanes.length > 1 && n >= SPLIT_BYTES;
+    }
+
+    /** Part {@code i} of a record cut into one part per lane. */
+    private MemorySegment part(MemorySegment record, int i) {
+        long n = record.byteSize(), each = n / lanes.length;
+        long from = i * each, to = i == lanes.length - 1 ? n : from + each;
+        return record.asSlice(from, to - from);
+    }
+
+    /** Writes (or reads) {@code record}'s parts, each on its lane, at once; returns when all are done. */
+    private void parts(MemorySegment record, boolean write) throws IOException {
+        ExecutorService helpers = write ? writers : readers;
+        java.util.List<Future<?>> others = new java.util.ArrayList<>(lanes.length - 1);
+        IOException failed = null;
+        for (int i = 1; i < lanes.length && failed == null; i++) {
+            DataLane lane = lanes[i];
+            MemorySegment p = part(record, i);
+            try {
+                others.add(helpers.submit(() -> {
+                    if (write) lane.writeRaw(p);
+                    else lane.readFully(p);
+                    return null;
+                }));
+            } catch (java.util.concurrent.RejectedExecutionException closing) {
+                failed = new java.nio.channels.AsynchronousCloseException();
+            }
         }
+        try {
+            if (failed == null) {
+                MemorySegment first = part(record, 0);
+                if (write) lanes[0].write((int) record.byteSize(), first);
+                else lanes[0].readFully(first);
+            }
+        } catch (IOException e) {
+            failed = e;
+        }
+        if (failed != null) close(); // the other lanes' parts end at once
+        boolean interrupted = false;
+        for (Future<?> f : others) {
+            while (true) {
+                try {
+                    f.get();
+                    break;
+                } catch (ExecutionException e) {
+                    if (failed == null) {
+                        failed = e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+                        close();
+                    }
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // wait on: the part must be done with the record before this returns
+                    close();
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+            if (failed == null) failed = new InterruptedIOException("interrupted while moving a record");
+        }
+        if (failed != null) throw failed;
     }
 
     /** No more records from this end; the other end reads what was sent, then the end. */
     void shutdownOutput() {
-        try {
-            if (tls != null) tls.shutdownOutput();
-            else channel.shutdownOutput();
-        } catch (IOException | UnsupportedOperationException gone) {
-            // closed already, or TLS without half-close: the close that follows ends it
-        }
+        for (DataLane l : lanes) l.shutdownOutput();
     }
 
     boolean closedHere() {
@@ -217,11 +174,7 @@ final class DataLink implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        try {
-            if (tls != null) tls.close();
-            channel.close();
-        } catch (IOException ignored) {
-            // nothing left to do
-        }
+        for (DataLane l : lanes) l.close();
+        for (ExecutorService h : new ExecutorService[] {readers, writers}) if (h != null) h.shutdown(); // their threads end with their parts
     }
 }

@@ -21,9 +21,11 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A worker host's listener for data connections ({@link HostProtocol}). A call that has started its
  * worker asks for a {@link Ticket}, sends it to its trainer inside the authenticated call, and waits for
- * the connection that shows it. A connection is read only as far as its hello (a magic and a ticket,
- * 36 bytes, within {@link #HELLO_TIMEOUT}); one whose ticket is not a waiting call's is closed, logged
- * with its peer's address and counted. A ticket is taken once, and forgotten when its call gives up.
+ * the connections that show it, one per lane of its {@link DataLink}. A connection is read only as far
+ * as its hello (a magic, a ticket, its lane and the lanes' count: 44 bytes, within {@link #HELLO_TIMEOUT});
+ * one whose ticket is not a waiting call's, or whose lane is not one the call still waits for, is closed,
+ * logged with its peer's address and counted. Each lane of a ticket is taken once, and the ticket is
+ * forgotten when its lanes are all there or its call gives up.
  */
 final class DataPort implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DataPort.class);
@@ -32,8 +34,8 @@ final class DataPort implements AutoCloseable {
     /** Connections not yet past their hello, at most: more are closed at once. */
     private static final int MOST_HELLOS = 64;
 
-    /** One call's ticket, and the connection that showed it once it came. */
-    record Ticket(byte[] bytes, CompletableFuture<DataLink> link) {}
+    /** One call's ticket, the lanes that showed it so far, and its data connection once they all have. */
+    record Ticket(byte[] bytes, DataLane[] arrived, CompletableFuture<DataLink> link) {}
 
     private final ServerSocketChannel server;
     private final SSLContext tls;
@@ -63,11 +65,11 @@ final class DataPort implements AutoCloseable {
         return refused.get();
     }
 
-    /** A new ticket for one call: show it to the trainer, then {@link #await} it. */
-    Ticket expect() {
+    /** A new ticket for one call whose data connection has {@code lanes} lanes: show it to the trainer, then {@link #await} it. */
+    Ticket expect(int lanes) {
         byte[] b = new byte[HostProtocol.TICKET_BYTES];
         random.nextBytes(b);
-        Ticket t = new Ticket(b, new CompletableFuture<>());
+        Ticket t = new Ticket(b, new DataLane[lanes], new CompletableFuture<>());
         waiting.add(t);
         return t;
     }
@@ -93,10 +95,13 @@ final class DataPort implements AutoCloseable {
             }
         } finally {
             waiting.remove(t);
-            // A connection that came in the last instant, after the call gave up, is closed.
-            if (!t.link().complete(null)) {
-                DataLink late = t.link().getNow(null);
-                if (late != null && !open.contains(late)) late.close();
+            synchronized (t) { // the lanes that came, or a link made in the last instant, of a call that gave up are closed
+                if (!t.link().complete(null)) {
+                    DataLink late = t.link().getNow(null);
+                    if (late != null && !open.contains(late)) late.close();
+                } else {
+                    for (DataLane l : t.arrived()) if (l != null) l.close();
+                }
             }
         }
         throw new IllegalStateException("the trainer did not open its data connection to port " + port() + " within "
@@ -138,32 +143,47 @@ final class DataPort implements AutoCloseable {
 
     private void hello(SocketChannel c) {
         String peer = String.valueOf(remote(c));
-        DataLink link;
-        byte[] shown;
+        DataLane lane;
+        DataLane.Hello said;
         try {
-            link = DataLink.accept(c, tls, HELLO_TIMEOUT);
-            shown = link.readHello();
+            lane = DataLane.accept(c, tls, HELLO_TIMEOUT);
+            said = lane.readHello();
         } catch (IOException | RuntimeException e) {
             refuse(c, peer, e.getMessage() == null ? e.toString() : e.getMessage());
             return;
         }
         // Every waiting ticket is compared, each in constant time: how long this takes says nothing of them.
         Ticket match = null;
-        for (Ticket t : waiting) if (MessageDigest.isEqual(t.bytes(), shown)) match = t;
-        if (match == null || !waiting.remove(match)) {
+        for (Ticket t : waiting) if (MessageDigest.isEqual(t.bytes(), said.ticket())) match = t;
+        if (match == null) {
             refuse(c, peer, "its ticket is not one this host gave out, or was used already"); // counted before the peer sees the close
-            link.close();
+            lane.close();
             return;
         }
-        try {
-            link.welcome();
-        } catch (IOException e) {
-            link.close();
-            LOG.warn("ringloader worker-host {}: the data connection from {} broke at once: {}", hostName, peer, e.getMessage());
-            match.link().complete(null);
-            return;
+        synchronized (match) {
+            int lanes = match.arrived().length;
+            String wrong = said.lanes() != lanes || said.lane() < 0 || said.lane() >= lanes
+                    ? "it says it is lane " + said.lane() + " of " + said.lanes() + "; its call has " + lanes
+                    : match.arrived()[said.lane()] != null || match.link().isDone() ? "lane " + said.lane() + " of its ticket came already" : null;
+            if (wrong != null) {
+                refuse(c, peer, wrong);
+                lane.close();
+                return;
+            }
+            try {
+                lane.welcome();
+            } catch (IOException e) {
+                lane.close();
+                LOG.warn("ringloader worker-host {}: the data connection from {} broke at once: {}", hostName, peer, e.getMessage());
+                return; // its call waits on, and gives up at its timeout
+            }
+            match.arrived()[said.lane()] = lane;
+            if (java.util.Arrays.stream(match.arrived()).allMatch(java.util.Objects::nonNull)) {
+                waiting.remove(match);
+                DataLink link = new DataLink(match.arrived());
+                if (!match.link().complete(link)) link.close(); // its call gave up in the meantime
+            }
         }
-        if (!match.link().complete(link)) link.close(); // its call gave up in the meantime
     }
 
     private void refuse(SocketChannel c, String peer, String why) {

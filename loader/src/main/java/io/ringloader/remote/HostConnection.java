@@ -57,7 +57,8 @@ public final class HostConnection implements AutoCloseable {
             }
             this.opened = HostProtocol.Opened.decode(bytes(c.getReader().getLatestMetadata()));
             try {
-                l = DataLink.connect(host.uri().getHost(), opened.dataPort(), opened.ticket(), host.dataTls(), RemoteHost.CONNECT_TIMEOUT);
+                l = DataLink.connect(host.uri().getHost(), opened.dataPort(), opened.ticket(), open.lanes(), host.dataTls(),
+                        RemoteHost.CONNECT_TIMEOUT);
             } catch (IOException e) {
                 throw new IllegalStateException("the worker host at " + host.uri() + " started worker pid " + opened.pid()
                         + ", but its data port " + opened.dataPort() + " cannot be reached (" + e.getMessage()

@@ -21,14 +21,15 @@ import java.util.List;
  * <pre>
  *   trainer                                   worker host
  *     | == DoExchange, token in its headers ===================&gt; |  refused here without the token
- *     | -- Open (magic, ring sizes, JVM options, worker config) --&gt; |  starts a process worker of its own
+ *     | -- Open (magic, ring sizes, JVM options, config, lanes) --&gt; |  starts a process worker of its own
  *     | &lt;-- Opened (magic, worker's pid, host's name, data port,   |
  *     |              a ticket: 32 random bytes for this call)       |
- *     | == TCP (TLS for grpc+tls) to the data port ================&gt; |
- *     | -- Hello (data magic, the ticket) ------------------------&gt; |  refused here unless the ticket is a
- *     | &lt;-- Hello (data magic) ------------------------------------ |  call's, unused; then bound to that call
+ *     | == TCP (TLS for grpc+tls) to the data port, once per lane ==&gt; |
+ *     | -- Hello (data magic, the ticket, lane, lanes) -----------&gt; |  refused here unless the ticket is a
+ *     | &lt;-- Hello (data magic) ------------------------------------ |  call's, the lane unused; then bound to it
  *     | -- [length][request record] ... (as the trainer's ring) --&gt; |  into the worker's request ring
  *     | &lt;-- [length][batch record] ... (as the worker's ring) ----- |  from the worker's batch ring
+ *     |     (a record of 1 MiB or more: cut in one part per lane, each on its lane)
  *     | -- (end of the DoExchange) --&gt;                              |  stops the worker, closes the connection
  * </pre>
  *
@@ -56,8 +57,14 @@ public final class HostProtocol {
      * @param batchCapacity   bytes of its batch ring
      * @param jvmOptions      the trainer's workerJvmOptions
      * @param config          the worker's configuration, as a local process worker gets it
+     * @param lanes           the TCP connections of its data connection (1 to 8; see DataLink)
      */
-    public record Open(long requestCapacity, long batchCapacity, List<String> jvmOptions, byte[] config) {
+    public record Open(long requestCapacity, long batchCapacity, List<String> jvmOptions, byte[] config, int lanes) {
+        /** With the lanes a trainer of this version opens. */
+        public Open(long requestCapacity, long batchCapacity, List<String> jvmOptions, byte[] config) {
+            this(requestCapacity, batchCapacity, jvmOptions, config, DataLink.LANES);
+        }
+
         public byte[] encode() {
             ByteArrayOutputStream bytes = new ByteArrayOutputStream(config.length + 256);
             try (DataOutputStream out = new DataOutputStream(bytes)) {
@@ -67,6 +74,7 @@ public final class HostProtocol {
                 out.writeInt(jvmOptions.size());
                 for (String o : jvmOptions) writeBytes(out, o.getBytes(StandardCharsets.UTF_8));
                 writeBytes(out, config);
+                out.writeInt(lanes);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
@@ -86,8 +94,10 @@ public final class HostProtocol {
                 List<String> options = new ArrayList<>(n);
                 for (int i = 0; i < n; i++) options.add(new String(readBytes(in), StandardCharsets.UTF_8));
                 byte[] config = readBytes(in);
+                int lanes = in.readInt();
+                if (lanes < 1 || lanes > DataLink.MOST_LANES) throw new IllegalArgumentException(lanes + " lanes, not 1 to " + DataLink.MOST_LANES);
                 if (in.available() != 0) throw new IllegalArgumentException(in.available() + " bytes after the end of the message");
-                return new Open(request, batch, List.copyOf(options), config);
+                return new Open(request, batch, List.copyOf(options), config, lanes);
             } catch (IOException e) {
                 throw new IllegalArgumentException("the message is cut short", e);
             }

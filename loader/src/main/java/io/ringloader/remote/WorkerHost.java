@@ -227,7 +227,7 @@ public final class WorkerHost implements AutoCloseable {
                 running.add(worker);
                 served.incrementAndGet();
                 LOG.info("ringloader worker-host: started {} for a trainer", worker.describe());
-                DataPort.Ticket ticket = data.expect();
+                DataPort.Ticket ticket = data.expect(open.lanes());
                 put(writer, new HostProtocol.Opened(worker.pid(), name, data.port(), ticket.bytes()).encode());
                 DataLink link = data.await(ticket, DataPort.HELLO_TIMEOUT, context::isCancelled);
                 ProcessWorker w = worker;

@@ -69,6 +69,27 @@ final class Datasets {
         }
     }
 
+    /** id int64 and {@code bytes} random bytes per sample, drawn from the sample's index: a byte out of place changes a batch's digest. */
+    record RandomBytes(long n, int bytes) implements MapDataset {
+        @Override
+        public Schema sampleSchema() {
+            return Columns.schema(Columns.int64("id"), Columns.binary("bytes"));
+        }
+
+        @Override
+        public long size() {
+            return n;
+        }
+
+        @Override
+        public void read(long i, SampleWriter out) {
+            byte[] b = new byte[bytes];
+            new java.util.SplittableRandom(i).nextBytes(b);
+            out.setLong(0, i);
+            out.setBytes(1, b);
+        }
+    }
+
     /** Throws at sample {@code failAt}. */
     record Failing(long n, long failAt) implements MapDataset {
         @Override

@@ -133,6 +133,34 @@ class RemoteWorkersTest {
         }
     }
 
+    /**
+     * Batches of 2.4 MB, each cut over the data connection's lanes (records of 1 MiB or more): two epochs
+     * equal to a local run, with one of two hosts killed with -9 mid-epoch, when most of its time goes
+     * to moving such a batch.
+     */
+    @Test
+    void batchesSplitOverTheLanesArriveWholeAlsoWhenTheirHostIsKilledMidEpoch() throws Exception {
+        DataLoader.Builder wide = DataLoader.builder(new Datasets.RandomBytes(96, 300_000)).batchSize(8).shuffle(true).seed(11)
+                .prefetchFactor(3).ringBytes(32 << 20);
+        int batches = 96 / 8;
+        List<String> expected = new ArrayList<>();
+        try (DataLoader l = wide.mode(WorkerMode.THREAD).numWorkers(2).persistentWorkers(true).build()) {
+            expected.addAll(Batches.take(l.iterator(), batches));
+            expected.addAll(Batches.take(l.iterator(), batches));
+        }
+        WorkerHost stays = host(1);
+        ChildHost doomed = childHost();
+        try (DataLoader l = wide.mode(WorkerMode.PROCESS).numWorkers(0).remoteWorkers(doomed.uri(), uri(stays)).remoteToken(token)
+                .persistentWorkers(true).build()) {
+            Iterator<io.ringloader.loader.Batch> it = l.iterator();
+            List<String> got = new ArrayList<>(Batches.take(it, 4));
+            assertThat(Posix.kill(doomed.process().pid(), Posix.SIGKILL)).isTrue();
+            got.addAll(Batches.take(it, batches));
+            got.addAll(Batches.take(l.iterator(), batches));
+            assertThat(got).as("both epochs, the first host killed after batch 4").isEqualTo(expected);
+        }
+    }
+
     @Test
     void aStreamsShardsOnAHostKilledMidEpochMoveToTheOtherSlotsAndEveryBatchComesOnceInOrder() throws Exception {
         DataLoader.Builder stream = DataLoader.builder(new Datasets.RandomStream(333)).batchSize(10).shards(6).seed(3).prefetchFactor(3);
@@ -265,13 +293,18 @@ class RemoteWorkersTest {
             assertThat(welcomed(h, new byte[0])).as("a connection closed without a word").isFalse();
             byte[] wrong = opened.ticket().clone();
             wrong[31] ^= 1;
-            assertThat(welcomed(h, hello(wrong))).as("a ticket one bit off the call's").isFalse();
-            assertThat(h.refusedDataConnections()).isEqualTo(3);
-            try (Socket real = new Socket("127.0.0.1", h.dataPort())) {
-                real.getOutputStream().write(hello(opened.ticket()));
-                assertThat(answer(real)).as("the call's own ticket").isEqualTo("RLD2");
-                assertThat(welcomed(h, hello(opened.ticket()))).as("the same ticket again (a replayed hello)").isFalse();
-                assertThat(h.refusedDataConnections()).isEqualTo(4);
+            assertThat(welcomed(h, hello(wrong, 0, 2))).as("a ticket one bit off the call's").isFalse();
+            assertThat(welcomed(h, hello(opened.ticket(), 2, 2))).as("the call's ticket, on a lane it does not have").isFalse();
+            assertThat(welcomed(h, hello(opened.ticket(), 0, 3))).as("the call's ticket, with another count of lanes").isFalse();
+            assertThat(h.refusedDataConnections()).isEqualTo(5);
+            try (Socket lane0 = new Socket("127.0.0.1", h.dataPort()); Socket lane1 = new Socket("127.0.0.1", h.dataPort())) {
+                lane0.getOutputStream().write(hello(opened.ticket(), 0, 2));
+                assertThat(answer(lane0)).as("the call's own ticket, lane 0").isEqualTo("RLD2");
+                assertThat(welcomed(h, hello(opened.ticket(), 0, 2))).as("lane 0 again (a replayed hello)").isFalse();
+                lane1.getOutputStream().write(hello(opened.ticket(), 1, 2));
+                assertThat(answer(lane1)).as("lane 1").isEqualTo("RLD2");
+                assertThat(welcomed(h, hello(opened.ticket(), 1, 2))).as("lane 1 again, once the ticket's lanes are all there").isFalse();
+                assertThat(h.refusedDataConnections()).isEqualTo(7);
                 // A message on the call after its Open is outside the protocol: the call is ended, its worker stopped.
                 putMetadata(alloc, call, validOpen());
                 FlightRuntimeException ended = (FlightRuntimeException) catchThrowable(() -> {
@@ -281,7 +314,7 @@ class RemoteWorkersTest {
                 });
                 assertThat(ended.status().code()).isEqualTo(FlightStatusCode.INVALID_ARGUMENT);
                 assertThat(ended.getMessage()).contains("after the Open");
-                assertThat(answer(real)).as("the data connection ends with its call").isNull();
+                assertThat(answer(lane0)).as("the data connection ends with its call").isNull();
             }
         }
         assertThat(h.workersServed()).isEqualTo(1);
@@ -301,12 +334,10 @@ class RemoteWorkersTest {
         call.getWriter().putMetadata(buf);
     }
 
-    /** A data connection's hello: "RLD2", then the ticket. */
-    private static byte[] hello(byte[] ticket) {
-        byte[] b = new byte[4 + ticket.length];
-        System.arraycopy("RLD2".getBytes(StandardCharsets.US_ASCII), 0, b, 0, 4);
-        System.arraycopy(ticket, 0, b, 4, ticket.length);
-        return b;
+    /** A data connection's hello: "RLD2", the ticket, then which lane of how many (the trainer opens 2). */
+    private static byte[] hello(byte[] ticket, int lane, int lanes) {
+        return java.nio.ByteBuffer.allocate(4 + ticket.length + 8).put("RLD2".getBytes(StandardCharsets.US_ASCII)).put(ticket)
+                .putInt(lane).putInt(lanes).array();
     }
 
     /** Whether the host welcomes a data connection that says {@code hello} (and then shuts its sending side). */
@@ -348,7 +379,7 @@ class RemoteWorkersTest {
             assertThat(Batches.take(l.iterator(), BATCHES)).isEqualTo(expected);
         }
         // Its data port speaks TLS only: a hello in the clear is refused (the handshake fails), as is garbage.
-        assertThat(welcomed(h, hello(new byte[32]))).isFalse();
+        assertThat(welcomed(h, hello(new byte[32], 0, 2))).isFalse();
         assertThat(h.refusedDataConnections()).isEqualTo(1);
         // Without trusting the certificate, and in plain gRPC against a TLS port: clear errors, no batch.
         assertThat(catchThrowable(() -> numbers().numWorkers(0).remoteWorkers(tls).remoteToken(token).build()))
