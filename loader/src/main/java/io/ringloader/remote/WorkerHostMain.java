@@ -15,11 +15,17 @@ public final class WorkerHostMain {
     private WorkerHostMain() {}
 
     /**
-     * The JVM options a host runs best with: it only moves bytes between its workers' rings and the network
-     * (its workers are JVMs of their own), and C2's compilations of gRPC's code would take the CPU its workers
-     * need for the first minutes; C1's code moves the bytes as fast (the copies are the JDK's intrinsics).
+     * The JVM options a host runs best with. In plain TCP it only moves bytes between its workers' rings and
+     * the network (its workers are JVMs of their own; the kernel copies the bytes), and C2's compilations
+     * would take the CPU its workers need for the first minutes: C1 only. Over TLS ({@code tls}) it encrypts
+     * every byte, and only C2 compiles AES-GCM to the CPU's AES and carry-less multiply instructions: with C1
+     * alone, a host encrypted 12 times slower (docs/remote.md), so none.
      */
-    public static final java.util.List<String> JVM_OPTIONS = java.util.List.of("-XX:TieredStopAtLevel=1");
+    public static java.util.List<String> jvmOptions(boolean tls) {
+        return tls ? java.util.List.of() : java.util.List.of(C1_ONLY);
+    }
+
+    private static final String C1_ONLY = "-XX:TieredStopAtLevel=1";
 
     /** The line it prints once it serves, followed by its port. */
     public static final String LISTENING = "ringloader worker-host listening on ";
@@ -59,6 +65,10 @@ public final class WorkerHostMain {
             i++;
         }
         Token token = tokenFile != null ? Token.ofFile(tokenFile) : Token.fromEnvironment();
+        if (cert != null && c1Only()) {
+            org.slf4j.LoggerFactory.getLogger(WorkerHostMain.class).warn("ringloader worker-host: this JVM runs with {}, and a TLS host"
+                    + " compiled by C1 alone encrypts batches about 12 times slower: start it without {} when it serves TLS", C1_ONLY, C1_ONLY);
+        }
         WorkerHost host = WorkerHost.start(new WorkerHost.Settings(bind, port, workers, token, cert, key,
                 dataPort != null ? dataPort : WorkerHost.Settings.defaultDataPort(port)));
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -71,6 +81,12 @@ public final class WorkerHostMain {
         System.out.println(LISTENING + host.port());
         System.out.flush();
         host.awaitTermination();
+    }
+
+    /** Whether this JVM stops at C1 ({@code -XX:TieredStopAtLevel} below 4). */
+    private static boolean c1Only() {
+        var vm = java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+        return vm != null && Integer.parseInt(vm.getVMOption("TieredStopAtLevel").getValue()) < 4;
     }
 
     private static String need(String value, String option) {

@@ -21,7 +21,7 @@ import java.util.TreeMap;
 
 /**
  * {@code ringloader bench --workload tiny|wide|cpu|cpu-long|wide-long|seq|startup|train|resume [--workers N|auto] [--mode process|thread|inline]}
- * {@code [--consumer-ms X] [--remote-hosts N]}:
+ * {@code [--consumer-ms X] [--remote-hosts N [--remote-tls]]}:
  * the workloads of docs/benchmarks.md, one JSON line per figure.
  */
 public final class LoaderBench {
@@ -38,6 +38,7 @@ public final class LoaderBench {
         int threads = 2;
         int djlPrefetch = -1;
         int remoteHosts = 0;
+        boolean remoteTls = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--workload" -> workload = args[++i];
@@ -55,8 +56,9 @@ public final class LoaderBench {
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--djl-prefetch" -> djlPrefetch = Integer.parseInt(args[++i]);
                 case "--remote-hosts" -> remoteHosts = Integer.parseInt(args[++i]);
+                case "--remote-tls" -> remoteTls = true;
                 default -> throw new IllegalArgumentException("bench: unknown option " + args[i]
-                        + " (known: --workload tiny|wide|cpu|cpu-long|wide-long|seq|startup|train|resume, --workers N|auto, --consumer-ms X, --mode process|thread|inline, --prefetch K, --pin, --worker-jvm OPTIONS, --peer djl|none, --threads N, --timed-epoch K, --djl-prefetch K, --remote-hosts N)");
+                        + " (known: --workload tiny|wide|cpu|cpu-long|wide-long|seq|startup|train|resume, --workers N|auto, --consumer-ms X, --mode process|thread|inline, --prefetch K, --pin, --worker-jvm OPTIONS, --peer djl|none, --threads N, --timed-epoch K, --djl-prefetch K, --remote-hosts N, --remote-tls)");
             }
         }
         if (workload == null) throw new IllegalArgumentException("bench: say which workload: --workload tiny|wide|cpu|cpu-long|wide-long|seq|startup|train|resume");
@@ -72,9 +74,10 @@ public final class LoaderBench {
             System.out.println(DjlPipelineBench.run(workload, dataset(workload), batch(workload), threads));
             return;
         }
+        if (remoteTls && remoteHosts == 0) throw new IllegalArgumentException("bench: --remote-tls goes with --remote-hosts N");
         if (remoteHosts > 0) {
             if (!THROUGHPUT.contains(workload)) throw new IllegalArgumentException("bench: --remote-hosts runs " + THROUGHPUT + ", not " + workload);
-            RemoteBench.run(impl, workload, dataset(workload), batch(workload), remoteHosts);
+            RemoteBench.run(impl, workload, dataset(workload), batch(workload), remoteHosts, remoteTls);
             return;
         }
         if (autoWorkers) {

@@ -39,21 +39,35 @@ final class RemoteBench {
     static final List<String> COPIES = List.of(
             "host kernel: send (the host's worker ring -> socket buffer; the host's downlink writes from the ring)",
             "trainer kernel: receive (socket buffer -> the trainer's batch ring; the trainer's downlink reads into the ring)");
+    /** The same over TLS ({@code grpc+tls}): JSSE's {@code SSLSocket} works on byte arrays, over the JDK's socket streams. */
+    static final List<String> TLS_COPIES = List.of(
+            "host: the worker ring -> a 64 KiB array (DataLane)",
+            "host: encryption, the array -> a TLS record (JSSE)",
+            "host: the TLS record -> a direct buffer (the JDK's socket stream)",
+            "host kernel: send (direct buffer -> socket buffer)",
+            "trainer kernel: receive (socket buffer -> direct buffer)",
+            "trainer: the direct buffer -> a TLS record (the JDK's socket stream)",
+            "trainer: decryption, the record -> a 64 KiB array (JSSE)",
+            "trainer: the array -> the trainer's batch ring (DataLane)");
 
-    static void run(String impl, String workload, MapDataset ds, int batch, int hosts) throws Exception {
+    /** {@code tls}: the hosts serve {@code grpc+tls} with a self-signed certificate made for the run (openssl), which the trainer trusts. */
+    static void run(String impl, String workload, MapDataset ds, int batch, int hosts, boolean tls) throws Exception {
         Path dir = Files.createTempDirectory("ringloader-bench-");
-        Path tokenFile = dir.resolve("token");
+        Path tokenFile = dir.resolve("token"), cert = dir.resolve("host.pem"), key = dir.resolve("host.key");
         Token token = Token.create(tokenFile);
         List<ChildProcess> started = new ArrayList<>();
         try {
+            if (tls) selfSigned(cert, key);
             List<String> uris = new ArrayList<>();
             for (int h = 0; h < hosts; h++) {
-                ChildProcess p = ChildProcess.start("worker host " + h, JavaProcess.command(WorkerHostMain.class.getName(), hostJvm(),
-                        List.of("--port", "0", "--workers", "1", "--token-file", tokenFile.toString())));
+                List<String> args = new ArrayList<>(List.of("--port", "0", "--workers", "1", "--token-file", tokenFile.toString()));
+                if (tls) args.addAll(List.of("--tls-cert", cert.toString(), "--tls-key", key.toString()));
+                ChildProcess p = ChildProcess.start("worker host " + h, JavaProcess.command(WorkerHostMain.class.getName(), hostJvm(tls), args));
                 started.add(p);
                 p.awaitOrDie(() -> WorkerHostMain.listeningPort(p.stdoutTail()) > 0, 60_000, "listen");
-                uris.add("grpc://127.0.0.1:" + WorkerHostMain.listeningPort(p.stdoutTail()));
+                uris.add((tls ? "grpc+tls" : "grpc") + "://127.0.0.1:" + WorkerHostMain.listeningPort(p.stdoutTail()));
             }
+            List<String> copies = tls ? TLS_COPIES : COPIES;
             boolean wide = LoaderBench.wide(workload);
             long bytes = batchBytes(ds, batch);
             double tcp = Double.NaN;
@@ -64,28 +78,39 @@ final class RemoteBench {
             }
             LoaderBench.Throughput local = LoaderBench.throughput(impl, workload, ds, batch, WorkerMode.PROCESS, 2, b -> b, (l, m) -> "");
             System.out.println(local.line());
-            LoaderBench.Throughput remote = LoaderBench.throughput("ringloader-remote", workload, ds, batch, WorkerMode.PROCESS, 0,
-                    b -> b.remoteWorkers(uris.toArray(String[]::new)).remoteToken(token),
+            LoaderBench.Throughput remote = LoaderBench.throughput(tls ? "ringloader-remote-tls" : "ringloader-remote", workload, ds, batch,
+                    WorkerMode.PROCESS, 0, b -> {
+                        b.remoteWorkers(uris.toArray(String[]::new)).remoteToken(token);
+                        return tls ? b.remoteTls(cert) : b;
+                    },
                     (l, m) -> String.format(Locale.ROOT, ",\"remote_hosts\":%d,\"host_workers\":%d", hosts, l.numWorkers()));
             System.out.println(remote.line());
-            double gbs = remote.rate() / batch * bytes / 1e9;
-            System.out.printf(Locale.ROOT, "{\"impl\":\"remote-summary\",\"workload\":\"%s\",\"remote_hosts\":%d,\"local_workers\":2,"
-                            + "\"remote_vs_local\":%.3f,\"remote_gb_per_s\":%.3f,\"same_batches\":%b,\"batch_bytes\":%d,\"ringloader_copies\":%d,"
+            double gbs = remote.rate() / batch * bytes / 1e9; // the whole batch (labels too) per second, as tcp-loopback counts it
+            System.out.printf(Locale.ROOT, "{\"impl\":\"remote-summary\",\"workload\":\"%s\",\"remote_hosts\":%d,\"tls\":%b,\"local_workers\":2,"
+                            + "\"remote_vs_local\":%.3f,\"wire_gb_per_s\":%.3f,\"same_batches\":%b,\"batch_bytes\":%d,\"ringloader_copies\":%d,"
                             + "%s\"copies\":[%s]}%n",
-                    workload, hosts, remote.rate() / local.rate(), gbs, remote.checksum() == local.checksum(), bytes,
-                    COPIES.stream().filter(c -> !c.contains("kernel")).count(),
+                    workload, hosts, tls, remote.rate() / local.rate(), gbs, remote.checksum() == local.checksum(), bytes,
+                    copies.stream().filter(c -> !c.contains("kernel")).count(),
                     wide ? String.format(Locale.ROOT, "\"remote_vs_tcp_loopback\":%.3f,", gbs / tcp) : "",
-                    String.join(",", COPIES.stream().map(c -> "\"" + c + "\"").toList()));
+                    String.join(",", copies.stream().map(c -> "\"" + c + "\"").toList()));
         } finally {
             for (ChildProcess p : started) p.close();
-            Files.deleteIfExists(tokenFile);
-            Files.deleteIfExists(dir);
+            for (Path f : List.of(tokenFile, cert, key, dir)) Files.deleteIfExists(f);
         }
     }
 
-    /** The hosts' JVM options: {@link WorkerHostMain#JVM_OPTIONS} and {@code -Dringloader.bench.hostJvm} (to profile one). */
-    private static List<String> hostJvm() {
-        List<String> o = new ArrayList<>(WorkerHostMain.JVM_OPTIONS);
+    /** A certificate for 127.0.0.1 and its key, valid a day, as RemoteWorkersTest makes them. */
+    private static void selfSigned(Path cert, Path key) throws Exception {
+        Process p = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", key.toString(), "-out", cert.toString())
+                .redirectErrorStream(true).start();
+        String said = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) throw new IllegalStateException("bench --remote-tls: openssl could not make a certificate: " + said.strip());
+    }
+
+    /** The hosts' JVM options: {@link WorkerHostMain#jvmOptions} and {@code -Dringloader.bench.hostJvm} (to profile one). */
+    private static List<String> hostJvm(boolean tls) {
+        List<String> o = new ArrayList<>(WorkerHostMain.jvmOptions(tls));
         // As ./ringloader worker-host does: its workers boot from the launcher's AOT cache, as local ones do.
         String aot = System.getProperty(ProcessWorker.AOT_CACHE_PROPERTY);
         if (aot != null) o.add("-D" + ProcessWorker.AOT_CACHE_PROPERTY + "=" + aot);
