@@ -44,6 +44,7 @@ public final class WorkerHostMain {
 
     public static void main(String[] args) throws Exception {
         io.ringloader.os.JvmFlags.require("the worker host");
+        oneLineTransportFailures();
         int port = 7070, workers = Runtime.getRuntime().availableProcessors();
         String bind = "127.0.0.1";
         Path tokenFile = null, cert = null, key = null;
@@ -82,6 +83,33 @@ public final class WorkerHostMain {
         System.out.flush();
         host.awaitTermination();
     }
+
+    /**
+     * gRPC logs each connection to the Flight port that fails before it speaks HTTP/2 (garbage, a port
+     * scanner, a browser) through java.util.logging at INFO with a stack trace of 30 lines. A host is
+     * this process's whole purpose, so its main says it in one line of its own log instead, and keeps the
+     * logger (java.util.logging holds its loggers weakly: a level set on a dropped one is lost).
+     */
+    private static void oneLineTransportFailures() {
+        TRANSPORT_LOG.setUseParentHandlers(false);
+        TRANSPORT_LOG.addHandler(new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                if (r.getLevel().intValue() < java.util.logging.Level.INFO.intValue()) return;
+                Throwable t = r.getThrown();
+                org.slf4j.LoggerFactory.getLogger(WorkerHost.class).info("ringloader worker-host: a connection to the Flight port was closed: {}",
+                        t == null ? r.getMessage() : t.getClass().getSimpleName() + ": " + t.getMessage());
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        });
+    }
+
+    private static final java.util.logging.Logger TRANSPORT_LOG = java.util.logging.Logger.getLogger("io.grpc.netty.NettyServerTransport");
 
     /** Whether this JVM stops at C1 ({@code -XX:TieredStopAtLevel} below 4). */
     private static boolean c1Only() {
