@@ -169,15 +169,22 @@ final class WorkerSet {
      * host's name and what it said are logged either way; the epoch goes on without it if it does not.
      */
     void rejoin() {
+        // A host that does not answer for one of its slots is not asked again for the others this epoch:
+        // each try can wait for the connection's timeout, and a host of 16 workers would hold the epoch's
+        // start for 16 of them.
+        java.util.Set<io.ringloader.remote.RemoteHost> gone = new java.util.HashSet<>();
         for (int w = settings.maxWorkers(); w < state.length; w++) {
             if (state[w] != Slot.EMPTY) continue;
+            io.ringloader.remote.RemoteHost host = settings.remote().get(w - settings.maxWorkers());
+            if (gone.contains(host)) continue;
             try {
                 slots.set(w, startIn(settings, recipe, columns, tmpDir, cpus, w));
                 state[w] = Slot.ACTIVE;
-                DataLoader.LOG.info("ringloader: {} is back: {} joins this epoch", settings.remote().get(w - settings.maxWorkers()).uri(),
-                        slots.get(w).describe());
+                DataLoader.LOG.info("ringloader: {} is back: {} joins this epoch", host.uri(), slots.get(w).describe());
             } catch (RuntimeException e) {
-                DataLoader.LOG.info("ringloader: worker {}'s host is still gone; this epoch goes on without it: {}", w, e.getMessage());
+                gone.add(host);
+                DataLoader.LOG.info("ringloader: worker {}'s host {} is still gone; this epoch goes on without its lost workers: {}", w,
+                        host.uri(), e.getMessage());
             }
         }
     }
