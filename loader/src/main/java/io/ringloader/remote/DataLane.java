@@ -32,8 +32,8 @@ final class DataLane implements AutoCloseable {
     private final DataInputStream tlsIn;
     private final DataOutputStream tlsOut;
     private final byte[] readBuffer, writeBuffer;
-    /** Plain only: the length before each record. */
-    private final ByteBuffer lengthIn = ByteBuffer.allocateDirect(4), lengthOut = ByteBuffer.allocateDirect(4);
+    /** Plain only (null over TLS): the length before each record. */
+    private final ByteBuffer lengthIn, lengthOut;
     /** {@link #close()} was called at this end: what fails afterwards is its doing, not news. */
     private volatile boolean closed;
 
@@ -45,6 +45,8 @@ final class DataLane implements AutoCloseable {
         this.tlsOut = tls == null ? null : new DataOutputStream(new BufferedOutputStream(tls.getOutputStream(), BUFFER));
         this.readBuffer = tls == null ? null : new byte[BUFFER];
         this.writeBuffer = tls == null ? null : new byte[BUFFER];
+        this.lengthIn = tls == null ? ByteBuffer.allocateDirect(4) : null;
+        this.lengthOut = tls == null ? ByteBuffer.allocateDirect(4) : null;
     }
 
     /**
