@@ -135,7 +135,9 @@ final class Autotuner {
         double busySum = 0, leastBusy = 1;
         long trainerCpu = processCpuNanos() - cpu, used = trainerCpu;
         int active = 0, last = -1;
-        for (int w = 0; w < ws.capacity(); w++) {
+        // This machine's workers only: a worker host's run on another machine's CPUs, and are not the
+        // autotuner's to add or retire (they follow the local slots).
+        for (int w = 0; w < ws.localSlots(); w++) {
             if (!ws.isActive(w)) continue;
             active++;
             last = w;

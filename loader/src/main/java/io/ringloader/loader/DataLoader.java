@@ -226,10 +226,6 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
      */
     private static List<io.ringloader.remote.RemoteHost> remoteSlots(Builder b) {
         if (b.remoteWorkers.isEmpty()) return List.of();
-        if (b.numWorkers == AUTO || b.prefetchFactor == AUTO) {
-            throw new IllegalArgumentException("remoteWorkers cannot be combined with numWorkers(AUTO) or prefetchFactor(AUTO) yet:"
-                    + " give numWorkers (0 for none of this machine's) and prefetchFactor");
-        }
         io.ringloader.remote.Token token = b.remoteToken != null ? b.remoteToken : io.ringloader.remote.Token.fromEnvironment();
         List<io.ringloader.remote.RemoteHost> slots = new ArrayList<>();
         for (String uri : b.remoteWorkers) {
@@ -454,10 +450,11 @@ public final class DataLoader implements Iterable<Batch>, AutoCloseable {
      * persistent workers are added or retired here, as the autotuner decided in the last epoch.
      */
     private static void resize(WorkerSet ws, int wanted) {
-        while (ws.active() + ws.count(WorkerSet.Slot.STARTING) < wanted && ws.add() >= 0) {
+        // This machine's workers only: a worker host's slots are not the autotuner's.
+        while (ws.activeHere() + ws.count(WorkerSet.Slot.STARTING) < wanted && ws.add() >= 0) {
             // started; it takes shards of the epoch that begins now
         }
-        for (int w = ws.capacity() - 1; w > 0 && ws.active() > wanted; w--) {
+        for (int w = ws.localSlots() - 1; w > 0 && ws.activeHere() > wanted; w--) {
             if (!ws.isActive(w)) continue;
             ws.retire(w);
             ws.remove(w); // what it was still asked for belongs to the epoch that was left, and is not waited for

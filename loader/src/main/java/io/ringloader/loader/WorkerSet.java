@@ -126,6 +126,18 @@ final class WorkerSet {
         return state[slot] == Slot.ACTIVE;
     }
 
+    /** Slots of this machine's workers, 0 to {@code localSlots() - 1}; a worker host's slots follow them. */
+    int localSlots() {
+        return settings.maxWorkers();
+    }
+
+    /** This machine's workers that take new requests (an autotuner's to count; a host's are not). */
+    int activeHere() {
+        int n = 0;
+        for (int w = 0; w < settings.maxWorkers(); w++) if (state[w] == Slot.ACTIVE) n++;
+        return n;
+    }
+
     /** Workers that take new requests. */
     int active() {
         return count(Slot.ACTIVE);

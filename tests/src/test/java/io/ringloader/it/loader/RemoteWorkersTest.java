@@ -117,6 +117,52 @@ class RemoteWorkersTest {
         }
     }
 
+    /**
+     * numWorkers(AUTO) and prefetchFactor(AUTO) beside a host: the autotuner adds and retires this machine's
+     * workers only (a host's run on another machine's CPUs); the host's worker serves both epochs, which
+     * are a local run's.
+     */
+    @Test
+    void anAutotunedLoaderTunesItsOwnWorkersBesideAHostAndDeliversALocalRunsBatches() throws Exception {
+        List<String> expected = local();
+        WorkerHost h = host(1);
+        try (DataLoader l = DataLoader.builder(new AutotuneTest.SlowNumbers(SAMPLES, 500)).batchSize(BATCH).shuffle(true).seed(7)
+                .numWorkers(DataLoader.AUTO).prefetchFactor(DataLoader.AUTO).remoteWorkers(uri(h)).remoteToken(token)
+                .persistentWorkers(true).build()) {
+            assertThat(l.numWorkers()).as("one of this machine's workers to start with, and the host's").isEqualTo(2);
+            assertThat(twoEpochs(l)).isEqualTo(expected);
+            assertThat(l.stats().tuning()).as("the autotuner decided as the epochs went").isNotEmpty();
+            assertThat(l.stats().workers()).filteredOn(w -> !w.host().equals(LoaderStats.LOCAL)).singleElement()
+                    .satisfies(w -> assertThat(w.batches()).isPositive());
+        }
+        assertThat(h.workersServed()).as("the host's worker was neither retired nor replaced").isEqualTo(1);
+
+        // A stream: its count of workers changes between epochs, and the host's worker keeps its slot.
+        DataLoader.Builder stream = DataLoader.builder(new AutotuneTest.SlowStream(60)).batchSize(10).shards(4).seed(3);
+        List<String> streamed = new ArrayList<>();
+        try (DataLoader l = stream.mode(WorkerMode.THREAD).numWorkers(2).persistentWorkers(true).build()) {
+            for (int e = 0; e < 2; e++) {
+                Iterator<io.ringloader.loader.Batch> it = l.iterator();
+                while (it.hasNext()) streamed.addAll(Batches.take(it, 1));
+            }
+        }
+        assertThat(streamed).as("4 shards of 60 samples, 6 batches each, in both epochs").hasSize(2 * 4 * 6);
+        try (DataLoader l = stream.mode(WorkerMode.PROCESS).numWorkers(DataLoader.AUTO).remoteWorkers(uri(h)).remoteToken(token)
+                .persistentWorkers(true).build()) {
+            List<String> got = new ArrayList<>();
+            long[] hostBatches = new long[2];
+            for (int e = 0; e < 2; e++) {
+                Iterator<io.ringloader.loader.Batch> it = l.iterator();
+                while (it.hasNext()) got.addAll(Batches.take(it, 1));
+                hostBatches[e] = l.stats().hosts().get("127.0.0.1:" + h.port()).batches();
+            }
+            assertThat(got).isEqualTo(streamed);
+            assertThat(hostBatches[1]).as("the host's worker built batches in the second epoch too, after the loader's resize")
+                    .isGreaterThan(hostBatches[0]);
+        }
+        assertThat(h.workersServed()).as("one more worker on the host, for the stream's loader").isEqualTo(2);
+    }
+
     @Test
     void aHostKilledMidEpochIsDroppedAndEveryBatchIsDeliveredOnceInOrder() throws Exception {
         List<String> expected = local();
@@ -403,8 +449,6 @@ class RemoteWorkersTest {
         WorkerHost h = host(1);
         assertThat(catchThrowable(() -> numbers().remoteWorkers("http://127.0.0.1:" + h.port()).remoteToken(token).build()))
                 .hasMessageContaining("is not a worker host's address; write grpc+tls://HOST:PORT");
-        assertThat(catchThrowable(() -> numbers().remoteWorkers(uri(h)).numWorkers(DataLoader.AUTO).remoteToken(token).build()))
-                .hasMessageContaining("cannot be combined with numWorkers(AUTO)");
         assertThat(catchThrowable(() -> Token.ofFile(write("short"))))
                 .hasMessageContaining("has 5 bytes; a worker host needs at least 16");
         ServerSocketPort free = new ServerSocketPort();
